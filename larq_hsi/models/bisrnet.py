@@ -1,0 +1,214 @@
+"""BiSRNet (binarized CASSI reconstruction) and its full-precision base model.
+
+The structure is the published one (`../shared/docs/bisrnet-reference.md`):
+
+    simulation: x = fution(concat[H, Phi])          real: x = shift_back(y)
+    x = pad_to_multiple_of_8(x); x = conv_in(x)
+    h = body.0(x) ... body.{n-1}(h)                 # binarized U-shaped bodies
+    out = crop(conv_out(h) + x)
+
+with the body: embedding BiSR-Conv, per scale a block and a downsample, a
+bottleneck block, per scale an upsample, a fusion down of the skip
+concatenation and a block, and a mapping BiSR-Conv plus the body input.
+Layer names are the module paths of the released weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+from larq_hsi import blocks as B
+from larq_hsi import layers as L
+from larq_hsi.cassi import ShiftBack
+
+__all__ = ["BODY_PARTS", "BiSRBaseModel", "BiSRNet"]
+
+BODY_PARTS = ("encoder", "bottleneck", "decoder")
+_DEFAULT_SIZES = {"simulation": (256, 256), "real": (660, 660)}
+_DEFAULT = object()
+
+
+def _body(x, name, num_blocks, binarize, modules, dtype, conv_kwargs):
+    """The U-shaped body `body.i`: len(num_blocks) - 1 scales, `num_blocks[-1]` bottleneck blocks."""
+    stages = len(num_blocks) - 1
+    bisr = B.module_functions(modules)
+    plain = B.module_functions()
+
+    def part(name_of_part):
+        binary = name_of_part in binarize
+        conv = B.bisr_conv if binary else B.plain_conv
+        fns = bisr if binary else plain
+        return conv, fns, dict(dtype=dtype, conv=conv, modules=modules if binary else None,
+                               **conv_kwargs)
+
+    def run_blocks(h, prefix, count, name_of_part):
+        conv, _, kwargs = part(name_of_part)
+        for j in range(count):
+            h = B.bisr_block(h, f"{prefix}.blocks.{j}", **kwargs)
+        return h
+
+    conv, fns, kwargs = part("encoder")
+    module_kwargs = {k: v for k, v in kwargs.items() if k != "modules"}
+    fea = conv(x, f"{name}.embedding", 3, dtype=dtype, **conv_kwargs)
+    skips = []
+    for i in range(stages):
+        fea = run_blocks(fea, f"{name}.encoder_layers.{i}.0", num_blocks[i], "encoder")
+        skips.append(fea)
+        fea = fns["downsample"](fea, f"{name}.encoder_layers.{i}.1", **module_kwargs)
+    fea = run_blocks(fea, f"{name}.bottleneck", num_blocks[-1], "bottleneck")
+    conv, fns, kwargs = part("decoder")
+    module_kwargs = {k: v for k, v in kwargs.items() if k != "modules"}
+    for i in range(stages):
+        prefix = f"{name}.decoder_layers.{i}"
+        fea = fns["upsample"](fea, f"{prefix}.0", **module_kwargs)
+        fea = tf.keras.layers.Concatenate(name=f"{prefix}.skip", dtype=dtype)(
+            [fea, skips[stages - 1 - i]]
+        )
+        fea = fns["fusion_down"](fea, f"{prefix}.1", **module_kwargs)
+        fea = run_blocks(fea, f"{prefix}.2", num_blocks[stages - 1 - i], "decoder")
+    out = conv(fea, f"{name}.mapping", 3, dtype=dtype, **conv_kwargs)
+    return tf.keras.layers.Add(name=f"{name}.residual", dtype=dtype)([out, x])
+
+
+def _check_size(input_size, multiple, variant):
+    if input_size is None:
+        return None
+    if len(input_size) != 2 or any(int(s) <= 0 for s in input_size):
+        raise ValueError(f"input_size must be (height, width) with positive sizes, got {input_size!r}")
+    return tuple(int(s) for s in input_size)
+
+
+def _build(
+    variant: str,
+    input_size,
+    bands: int,
+    features: int | None,
+    num_bodies: int,
+    num_blocks: Sequence[int],
+    step: int,
+    binarize: Sequence[str],
+    modules,
+    dtype,
+    name: str,
+    conv_kwargs,
+):
+    if variant not in _DEFAULT_SIZES:
+        raise ValueError(f"variant must be 'simulation' or 'real', got {variant!r}")
+    features = bands if features is None else int(features)
+    if features != bands:
+        raise ValueError(
+            f"features ({features}) must equal bands ({bands}): the published structure adds "
+            "conv_in's output to conv_out's (both have `bands` channels)"
+        )
+    stages = len(num_blocks) - 1
+    if stages < 0 or any(int(n) < 0 for n in num_blocks):
+        raise ValueError(f"num_blocks must list non-negative counts per scale, got {num_blocks!r}")
+    if features % 2 ** stages or features % 2:
+        raise ValueError(f"features ({features}) must be divisible by 2 * 2**{stages} for the U-Net splits")
+    unknown = set(binarize) - set(BODY_PARTS)
+    if unknown:
+        raise ValueError(f"binarize: unknown part(s) {sorted(unknown)}, expected a subset of {BODY_PARTS}")
+    if input_size is _DEFAULT:
+        input_size = _DEFAULT_SIZES[variant]
+    size = _check_size(input_size, 8, variant)
+    height, width = size if size is not None else (None, None)
+    dtype = tf.as_dtype(dtype).name
+
+    if variant == "simulation":
+        h_in = tf.keras.Input((height, width, bands), name="H", dtype=dtype)
+        mask_in = tf.keras.Input((height, width, bands), name="Phi", dtype=dtype)
+        inputs = [h_in, mask_in]
+        x = tf.keras.layers.Concatenate(name="concat_input", dtype=dtype)(inputs)
+        x = tf.keras.layers.Conv2D(bands, 1, name="fution", dtype=dtype)(x)
+        reference = h_in
+    else:
+        meas_width = None if width is None else width + step * (bands - 1)
+        y_in = tf.keras.Input((height, meas_width), name="measurement", dtype=dtype)
+        inputs = [y_in]
+        x = ShiftBack(bands, step, name="shift_back", dtype=dtype)(y_in)
+        reference = x
+
+    x = L.PadToMultiple(2 ** max(stages, 3), name="pad", dtype=dtype)(x)
+    x = tf.keras.layers.Conv2D(features, 3, padding="same", use_bias=False, name="conv_in",
+                               dtype=dtype)(x)
+    h = x
+    for i in range(num_bodies):
+        h = _body(h, f"body.{i}", list(num_blocks), tuple(binarize), modules, dtype, conv_kwargs)
+    h = tf.keras.layers.Conv2D(bands, 3, padding="same", use_bias=False, name="conv_out",
+                               dtype=dtype)(h)
+    h = tf.keras.layers.Add(name="residual", dtype=dtype)([h, x])
+    out = L.CropLike(name="crop", dtype=dtype)([h, reference])
+    return tf.keras.Model(inputs, out, name=name)
+
+
+def BiSRNet(
+    variant: str = "simulation",
+    input_size=_DEFAULT,
+    bands: int = 28,
+    features: int | None = None,
+    num_bodies: int = 1,
+    num_blocks: Sequence[int] = (1, 1, 1),
+    step: int = 2,
+    modules=None,
+    input_quantizer="tanh_sign",
+    kernel_quantizer="scaled_sign",
+    redistribution: bool = True,
+    dtype="float32",
+    name: str = "bisrnet",
+) -> tf.keras.Model:
+    """The published BiSRNet as a Keras functional model.
+
+    # Arguments
+        variant: "simulation" (inputs `H` and the 3-D mask `Phi`, both
+            `(B, H, W, bands)`) or "real" (input: the raw measurement
+            `(B, H, W + step (bands - 1))`, shifted back inside the model; no mask).
+        input_size: `(height, width)`; defaults to the papers' sizes (256x256
+            simulation, 660x660 real) so summaries count MACs at that size.
+            `None` builds a model for any size (reflect padding to a multiple of
+            8 and cropping back).
+        bands: spectral bands (28).
+        features: body width; must equal `bands` in the published structure.
+        num_bodies: U-shaped bodies in sequence (1).
+        num_blocks: blocks per encoder scale, the last entry for the bottleneck
+            (the decoder mirrors the encoder); `(1, 1, 1)` is two scales.
+        step: dispersion step of the real variant's shift-back (2).
+        modules: `{"downsample"|"upsample"|"fusion_down"|"fusion_up": "bisr"|"normal"}`
+            to swap in the normal binarized modules of Fig. 4 (Table 2a).
+        input_quantizer, kernel_quantizer: BiSR-Conv's estimators (aliases,
+            configs or template instances; every layer gets its own instance in `dtype`).
+        redistribution: keep the spectral redistribution (Table 2b).
+        dtype: every layer's dtype, quantizers included ("float64" for parity tests).
+    """
+    conv_kwargs = {
+        "input_quantizer": input_quantizer,
+        "kernel_quantizer": kernel_quantizer,
+        "redistribution": redistribution,
+    }
+    return _build(variant, input_size, bands, features, num_bodies, num_blocks, step,
+                  BODY_PARTS, modules, dtype, name, conv_kwargs)
+
+
+def BiSRBaseModel(
+    binarize: Sequence[str] = (),
+    variant: str = "simulation",
+    input_size=_DEFAULT,
+    bands: int = 28,
+    num_bodies: int = 1,
+    num_blocks: Sequence[int] = (1, 1, 1),
+    step: int = 2,
+    dtype="float32",
+    name: str = "bisr_base",
+    **conv_kwargs,
+) -> tf.keras.Model:
+    """BiSRNet's full-precision base model, with chosen parts binarized (Table 2d).
+
+    Every BiSR-Conv of the parts not in `binarize` is a plain full-precision
+    conv of the same shape (no bias, no redistribution, RPReLU or residual of
+    its own); the parts are "encoder" (`embedding` + `encoder_layers`),
+    "bottleneck" and "decoder" (`decoder_layers` + `mapping`). With nothing
+    binarized this holds about 634 K params and 10.47 G MACs at 256x256.
+    """
+    return _build(variant, input_size, bands, None, num_bodies, num_blocks, step,
+                  tuple(binarize), None, dtype, name, conv_kwargs)

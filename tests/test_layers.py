@@ -1,0 +1,108 @@
+"""Elementwise layers against BiSRNet Eq. 2, 12 and BBCU's residual alignment; ATISTEConv2D."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from larq_hsi import layers as L
+from larq_hsi import quantizers as q
+
+
+def _built(layer, shape):
+    layer.build(shape)
+    return layer
+
+
+def test_spectral_redistribution_is_affine_per_channel(rng):
+    x = rng.normal(size=(2, 3, 3, 4))
+    layer = _built(L.SpectralRedistribution(dtype="float64"), x.shape)
+    np.testing.assert_array_equal(layer(x).numpy(), x)  # k = 1, b = 0 at init
+    k, b = rng.normal(size=4), rng.normal(size=4)
+    layer.k.assign(k)
+    layer.b.assign(b)
+    np.testing.assert_allclose(layer(x).numpy(), x * k + b, rtol=1e-14)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(layer(tf.constant(x)))
+    dk, db = tape.gradient(y, [layer.k, layer.b])
+    np.testing.assert_allclose(dk.numpy(), x.sum(axis=(0, 1, 2)), rtol=1e-12)
+    np.testing.assert_allclose(db.numpy(), np.full(4, x[..., 0].size), rtol=1e-12)
+
+
+def test_rprelu_matches_eq_12(rng):
+    y = rng.normal(size=(2, 5, 5, 3))
+    layer = _built(L.RPReLU(dtype="float64"), y.shape)
+    np.testing.assert_allclose(layer.beta.numpy(), [0.25] * 3)
+    gamma, beta, zeta = rng.normal(size=3), rng.uniform(0, 1, size=3), rng.normal(size=3)
+    layer.gamma.assign(gamma)
+    layer.beta.assign(beta)
+    layer.zeta.assign(zeta)
+    expected = np.where(y > gamma, y - gamma + zeta, beta * (y - gamma) + zeta)
+    np.testing.assert_allclose(layer(y).numpy(), expected, rtol=1e-14)
+
+
+def test_learnable_bias_adds_per_channel_shift(rng):
+    x = rng.normal(size=(4, 6))
+    layer = _built(L.LearnableBias(dtype="float64"), x.shape)
+    layer.bias.assign(np.arange(6.0))
+    np.testing.assert_allclose(layer(x).numpy(), x + np.arange(6.0))
+
+
+def test_residual_alignment_and_factor():
+    x = tf.constant([[1.0, -2.0]])
+    np.testing.assert_allclose(L.ResidualAlignment()(x).numpy(), [[130.0, -260.0]])
+    np.testing.assert_allclose(L.ResidualAlignment(inverse=True)(x * 130.0).numpy(), x.numpy())
+    assert L.alignment_factor(64) == 130.0
+    assert L.alignment_factor(12) == pytest.approx(130 * 12 / 64)
+    with pytest.raises(ValueError, match="factor"):
+        L.ResidualAlignment(factor=0)
+    with pytest.raises(ValueError, match="channels"):
+        L.alignment_factor(0)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        L.SpectralRedistribution(),
+        L.LearnableBias(),
+        L.RPReLU(slope_init=0.1),
+        L.ResidualAlignment(factor=24.375, inverse=True),
+    ],
+)
+def test_layer_config_round_trip(layer):
+    restored = type(layer).from_config(layer.get_config())
+    assert restored.get_config() == layer.get_config()
+    assert tf.keras.layers.deserialize(tf.keras.layers.serialize(layer)).get_config() == layer.get_config()
+
+
+def test_atiste_conv_shares_one_lambda_and_builds_quantizers_at_build(rng):
+    conv = L.ATISTEConv2D(6, 3, padding="same", use_bias=False, dtype="float64")
+    conv.build((None, 8, 8, 4))
+    assert conv.input_quantizer.alpha.shape == (4,)  # per input channel
+    assert conv.kernel_quantizer.alpha.shape == (6,)  # per output channel
+    assert conv.kernel_quantizer.lam is conv.input_quantizer.lam
+    lambdas = [w for w in conv.weights if "lambda" in w.name]
+    assert len(lambdas) == 1
+
+    x = tf.constant(rng.normal(size=(2, 8, 8, 4)))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(conv(x) ** 2)
+    grad = tape.gradient(loss, conv.input_quantizer.lam)
+    # The lambda's gradient is the sum of what both quantizers send it.
+    with tf.GradientTape(persistent=True) as tape:
+        xb = conv.input_quantizer(x)
+        wb = conv.kernel_quantizer(conv.kernel.latent_variable)
+        loss2 = tf.reduce_sum(tf.nn.conv2d(xb, wb, 1, "SAME") ** 2)
+    np.testing.assert_allclose(grad.numpy(), tape.gradient(loss2, conv.input_quantizer.lam).numpy(), rtol=1e-10)
+    assert grad.numpy() != 0.0
+
+
+def test_atiste_conv_rejects_non_atiste_quantizers():
+    with pytest.raises(ValueError, match="input_quantizer"):
+        L.ATISTEConv2D(4, 3, input_quantizer="ste_sign")
+
+
+def test_atiste_conv_config_round_trip():
+    conv = L.ATISTEConv2D(4, 3, input_quantizer=q.ATISTE(alpha=2.0, lam=0.3), share_lambda=True)
+    restored = L.ATISTEConv2D.from_config(conv.get_config())
+    assert restored.get_config() == conv.get_config()
+    assert restored.kernel_quantizer._lambda_owner is restored.input_quantizer
