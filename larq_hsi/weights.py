@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from larq_hsi import layers as L
 
-__all__ = ["load_bisrnet_reference", "reference_assignments"]
+__all__ = ["load_bisrnet_reference", "reference_assignments", "reference_state_dict"]
 
 # Tensors of the real-system file that the real network never uses.
 _UNUSED_BY_VARIANT = {"real": ("fution.",)}
@@ -37,6 +37,34 @@ def _kernel(value):
 
 def _vector(value):
     return np.reshape(value, (-1,))
+
+
+def _kernel_back(value):
+    return np.transpose(value, (3, 2, 0, 1))
+
+
+def _vector_back(value):
+    return np.reshape(value, (1, -1, 1, 1))
+
+
+def reference_state_dict(model: tf.keras.Model) -> dict[str, np.ndarray]:
+    """The model's weights in the reference (PyTorch) layout and naming: the inverse
+    of `load_bisrnet_reference`, for going back to the reference implementation."""
+    state = {}
+    for key, (variable, convert) in reference_assignments(model).items():
+        value = variable.numpy()
+        if convert is _kernel:
+            value = _kernel_back(value)
+        elif key.endswith("binary_activation.beta"):
+            value = np.reshape(value, (1,))
+        elif key.endswith(("pr_prelu.weight", "norm.weight", "norm.bias")) or key == "fution.bias":
+            value = np.reshape(value, (-1,))
+        elif key.endswith("pr_bias0.bias"):
+            value = _vector_back(-value)
+        else:
+            value = _vector_back(value)
+        state[key] = value
+    return state
 
 
 def reference_assignments(model: tf.keras.Model) -> dict[str, tuple[tf.Variable, Callable]]:

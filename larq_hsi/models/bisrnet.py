@@ -23,7 +23,7 @@ from larq_hsi import blocks as B
 from larq_hsi import layers as L
 from larq_hsi.cassi import ShiftBack
 
-__all__ = ["BODY_PARTS", "BiSRBaseModel", "BiSRNet"]
+__all__ = ["BODY_PARTS", "BiSRBaseModel", "BiSRNet", "part_prefixes"]
 
 BODY_PARTS = ("encoder", "bottleneck", "decoder")
 _DEFAULT_SIZES = {"simulation": (256, 256), "real": (660, 660)}
@@ -212,3 +212,17 @@ def BiSRBaseModel(
     """
     return _build(variant, input_size, bands, None, num_bodies, num_blocks, step,
                   tuple(binarize), None, dtype, name, conv_kwargs)
+
+
+def part_prefixes(parts: Sequence[str], num_bodies: int = 1) -> tuple[str, ...]:
+    """Layer-name prefixes of body parts ("encoder", "bottleneck", "decoder") for
+    `larq_hsi.complexity.profile(..., binarized=...)` (Table 2d's boundaries)."""
+    names = {
+        "encoder": ("embedding", "encoder_layers"),
+        "bottleneck": ("bottleneck",),
+        "decoder": ("decoder_layers", "mapping"),
+    }
+    unknown = set(parts) - set(names)
+    if unknown:
+        raise ValueError(f"parts: unknown part(s) {sorted(unknown)}, expected a subset of {BODY_PARTS}")
+    return tuple(f"body.{i}.{n}." for i in range(num_bodies) for p in parts for n in names[p])
