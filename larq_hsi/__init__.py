@@ -5,8 +5,8 @@ Importing the package registers its quantizers (`"tanh_sign"`, `"atiste"`,
 them load with `tf.keras.models.load_model` without `custom_objects`.
 """
 
-from larq_hsi import layers, quantizers
+from larq_hsi import layers, metrics, quantizers
 
 __version__ = "0.1.0"
 
-__all__ = ["layers", "quantizers", "__version__"]
+__all__ = ["layers", "metrics", "quantizers", "__version__"]

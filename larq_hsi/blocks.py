@@ -106,7 +106,8 @@ def bisr_conv(
     if channels % groups:
         raise ValueError(f"{name}: channels ({channels}) must be divisible by groups ({groups})")
     h = L.SpectralRedistribution(name=f"{name}.move0", dtype=dtype)(x) if redistribution else x
-    h = lq.layers.QuantConv2D(
+    conv_class = L.QuantGroupConv2D if groups > 1 else lq.layers.QuantConv2D
+    h = conv_class(
         channels,
         kernel_size,
         padding="same",
@@ -226,7 +227,8 @@ def plain_conv(x, name: str, kernel_size: int = 3, groups: int = 1, dtype=None, 
     No bias, redistribution, RPReLU or residual: BiSRNet's base model (Table 2d).
     Binarization options passed for BiSR-Conv are ignored.
     """
-    return tf.keras.layers.Conv2D(
+    conv_class = L.GroupConv2D if groups > 1 else tf.keras.layers.Conv2D
+    return conv_class(
         _channels(x), kernel_size, padding="same", groups=groups, use_bias=False,
         name=f"{name}.conv", dtype=dtype,
     )(x)

@@ -51,7 +51,9 @@ def main(argv=None) -> int:
     mask = np.repeat(mask, bands, axis=-1)
     network_input = cube * mask  # a stand-in for the shifted-back measurement
     model = BiSRNet(input_size=(size, size))
-    model.compile(optimizer=tf.keras.optimizers.Adam(4e-4), loss=rmse)
+    # The legacy Adam applies one fused op per variable: it traces in about half
+    # the time of the new Keras Adam for BiSRNet's ~900 variables and steps faster on CPU.
+    model.compile(optimizer=tf.keras.optimizers.legacy.Adam(4e-4), loss=rmse)
     history = model.fit([network_input, mask], cube, batch_size=batch, epochs=1, verbose=1)
     print(f"loss after {args.steps} steps: {history.history['loss'][-1]:.4f}")
     return 0

@@ -325,3 +325,35 @@ class CropLike(tf.keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         x, like = (tf.TensorShape(s) for s in input_shape)
         return like[:3].concatenate(x[3:])
+
+
+class _NativeGroupedConvolution:
+    """Runs grouped float32 convolutions with TensorFlow's own CPU kernel.
+
+    Keras sends every grouped convolution through an XLA-compiled function
+    because older CPU kernels lacked grouped support; on TensorFlow 2.15 the
+    native float32 kernel handles groups forward and backward, and the XLA
+    route costs 50x more per step on CPU for BiSRNet's 4-channel groups
+    (measured: 0.25 s vs 0.005 s for one 112-channel 3x3 layer at 16x16,
+    forward + backward). The native float64 backward pass still rejects groups,
+    so other dtypes keep the Keras route.
+    """
+
+    def _jit_compiled_convolution_op(self, inputs, kernel):
+        if self.compute_dtype == "float32":
+            return self.convolution_op(inputs, kernel)
+        return super()._jit_compiled_convolution_op(inputs, kernel)
+
+
+@lq_utils.register_keras_custom_object
+class QuantGroupConv2D(_NativeGroupedConvolution, lq.layers.QuantConv2D):
+    """`larq.layers.QuantConv2D` with the native grouped float32 kernel (see above).
+
+    Identical outputs, gradients, weights, config and larq summary rows; only
+    the route to TensorFlow's grouped convolution differs.
+    """
+
+
+@lq_utils.register_keras_custom_object
+class GroupConv2D(_NativeGroupedConvolution, tf.keras.layers.Conv2D):
+    """`tf.keras.layers.Conv2D` with the native grouped float32 kernel (see above)."""
