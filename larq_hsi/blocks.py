@@ -247,7 +247,7 @@ def module_functions(modules=None):
     return {m: globals()[f"{chosen[m]}_{m}"] for m in BISR_MODULES}
 
 
-def bisr_block(x, name: str, dtype=None, conv=None, modules=None, **conv_kwargs):
+def bisr_block(x, name: str, dtype=None, conv=None, modules=None, groups=None, **conv_kwargs):
     r"""The convolutional block of the published BiSRNet: \(x + FF(\mathrm{LayerNorm}(x))\).
 
     LayerNorm over channels (eps 1e-5) as `{name}.norm`, and the seven-layer
@@ -256,7 +256,9 @@ def bisr_block(x, name: str, dtype=None, conv=None, modules=None, **conv_kwargs)
     fusion down 4d -> 2d, fusion down 2d -> d.
 
     `conv` is the conv unit (`bisr_conv` by default, `plain_conv` for the base
-    model); `modules` picks "bisr" or "normal" fusion modules (Table 2a).
+    model); `modules` picks "bisr" or "normal" fusion modules (Table 2a);
+    `groups` overrides the grouped conv's d groups (1 gives an ungrouped conv,
+    which larq-compute-engine can convert to a true 1-bit op).
     """
     conv = conv or bisr_conv
     fns = module_functions(modules)
@@ -267,7 +269,7 @@ def bisr_block(x, name: str, dtype=None, conv=None, modules=None, **conv_kwargs)
     h = fns["fusion_up"](h, f"{net}.0", **kwargs)
     h = fns["fusion_up"](h, f"{net}.1", **kwargs)
     h = L.RPReLU(name=f"{net}.2", dtype=dtype)(h)
-    h = conv(h, f"{net}.3", 3, groups=d, dtype=dtype, **conv_kwargs)
+    h = conv(h, f"{net}.3", 3, groups=d if groups is None else groups, dtype=dtype, **conv_kwargs)
     h = L.RPReLU(name=f"{net}.4", dtype=dtype)(h)
     h = fns["fusion_down"](h, f"{net}.5", **kwargs)
     h = fns["fusion_down"](h, f"{net}.6", **kwargs)
