@@ -1,0 +1,243 @@
+"""The `larq-hsi` command line: train, evaluate, reconstruct, summary, export.
+
+    larq-hsi train [--data DIR] [--epochs N] [--out DIR] ...
+    larq-hsi evaluate --model SAVEDMODEL [--data DIR] [--mask MASK]
+    larq-hsi reconstruct MEASUREMENT (--model SAVEDMODEL | --weights REF.npz --variant real|simulation)
+                         [--mask MASK] --out DIR
+    larq-hsi summary MODEL [--input-size H W]
+
+Errors print one line (`larq-hsi: error: ...`) and exit with status 2;
+`--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__all__ = ["main", "prepare_real_measurement"]
+
+SUMMARY_MODELS = {
+    "bisrnet": ("larq_hsi.models", "BiSRNet", {}),
+    "bisrnet-real": ("larq_hsi.models", "BiSRNet", {"variant": "real"}),
+    "bisrnet-ungrouped": ("larq_hsi.models", "BiSRNet", {"ff_groups": 1}),
+    "bisr-base": ("larq_hsi.models", "BiSRBaseModel", {}),
+}
+
+
+def _quiet():
+    import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
+
+
+def prepare_real_measurement(measurement):
+    """The reference's real-system input: clip to [0, 1], then `y / max(y) * 0.8`."""
+    import numpy as np
+
+    y = np.clip(np.asarray(measurement, np.float32), 0.0, 1.0)
+    peak = float(y.max())
+    if peak <= 0:
+        raise ValueError("the measurement is all zeros (or negative) after clipping to [0, 1]")
+    return y / peak * 0.8
+
+
+def _read_measurement(path):
+    import numpy as np
+
+    from larq_hsi import data
+    from larq_hsi.checks import check_finite
+
+    y = data.read_array(path, candidates=("meas_real", "meas", "measurement", "y"))
+    y = np.squeeze(np.asarray(y, np.float32))
+    if y.ndim != 2:
+        raise ValueError(f"{path}: a measurement must be 2-D (height, width), got shape {y.shape}")
+    check_finite(y, f"measurement {path}")
+    return y
+
+
+def _cmd_train(args):
+    from larq_hsi.training import TrainConfig, train_cassi
+
+    config = TrainConfig(
+        out_dir=args.out, model=args.model, data=args.data, synthetic_scenes=args.scenes,
+        synthetic_size=args.scene_size, mask=args.mask, crop_size=args.crop,
+        batch_size=args.batch_size, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+        learning_rate=args.lr, seed=args.seed, shot_noise=args.shot_noise,
+    )
+    summary = train_cassi(config, verbose=0 if args.quiet else 1)
+    print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
+    print(f"run written to {args.out}")
+
+
+def _load_model(path):
+    import tensorflow as tf
+
+    import larq_hsi  # noqa: F401  (registers the classes the SavedModel names)
+
+    if not Path(path).exists():
+        raise ValueError(f"model not found: {path}")
+    return tf.keras.models.load_model(path, compile=False)
+
+
+def _cmd_evaluate(args):
+    import numpy as np
+
+    from larq_hsi import cassi
+    from larq_hsi.training import evaluate_cassi, load_scenes
+
+    model = _load_model(args.model)
+    cubes = load_scenes(args.data, args.scenes, args.scene_size, args.seed + 10_000)
+    size = max(max(c.shape[:2]) for c in cubes)
+    mask = cassi.load_mask(args.mask) if args.mask else cassi.random_mask((size, size), seed=args.seed)
+    result = evaluate_cassi(model, cubes, np.asarray(mask, np.float32))
+    print(f"{'scene':>6} {'PSNR':>8} {'PSNR-8bit':>10} {'SSIM':>7}")
+    for row in result["scenes"]:
+        print(f"{row['scene']:>6} {row['psnr']:>8.2f} {row['psnr_8bit']:>10.2f} {row['ssim']:>7.4f}")
+    m = result["mean"]
+    print(f"{'mean':>6} {m['psnr']:>8.2f} {m['psnr_8bit']:>10.2f} {m['ssim']:>7.4f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+        print(f"written {args.json}")
+
+
+def _cmd_reconstruct(args):
+    import numpy as np
+    import scipy.io
+
+    from larq_hsi import cassi, data, previews
+    from larq_hsi.checks import reconstruct
+
+    y = _read_measurement(args.measurement)
+    if (args.model is None) == (args.weights is None):
+        raise ValueError("give exactly one of --model SAVEDMODEL or --weights REFERENCE.npz")
+    if args.model:
+        model = _load_model(args.model)
+        variant = "simulation" if len(model.inputs) == 2 else "real"
+    else:
+        from larq_hsi.models import BiSRNet
+        from larq_hsi.weights import load_bisrnet_reference
+
+        variant = args.variant
+        model = BiSRNet(variant=variant, input_size=None)
+        load_bisrnet_reference(model, args.weights, variant=variant)
+    bands, step = 28, 2
+    width = y.shape[1] - step * (bands - 1)
+    if width <= 0:
+        raise ValueError(f"a {y.shape} measurement is too narrow for {bands} bands at step {step}")
+    if variant == "real":
+        inputs = [prepare_real_measurement(y)]
+    else:
+        if args.mask is None:
+            raise ValueError("the simulation variant needs --mask (the 2-D coded aperture)")
+        mask = np.asarray(cassi.load_mask(args.mask), np.float32)
+        if mask.shape != (y.shape[0], width):
+            raise ValueError(
+                f"mask {mask.shape} does not match the measurement {y.shape}: expected "
+                f"({y.shape[0]}, {width}) = (height, width - {step * (bands - 1)})"
+            )
+        h = cassi.network_input(y[None], bands, step).numpy()
+        inputs = [h, np.asarray(cassi.mask_3d(mask, bands))[None]]
+    cube = np.clip(reconstruct(model, inputs)[0], 0.0, 1.0)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "cube.npy", cube)
+    scipy.io.savemat(out / "cube.mat", {"cube": cube})
+    data.save_preview(cube, out / "rgb.png")
+    previews.save_band_grid(cube, out / "bands.png")
+    previews.save_spectra(cube, out / "spectra.png")
+    print(f"reconstructed {cube.shape} cube ({variant} variant) -> {out}/cube.npy, cube.mat")
+    print(f"previews: {out}/rgb.png, {out}/bands.png, {out}/spectra.png")
+
+
+def _cmd_summary(args):
+    import importlib
+
+    import larq as lq
+
+    from larq_hsi import complexity
+
+    if args.model not in SUMMARY_MODELS:
+        raise ValueError(f"unknown model {args.model!r}; expected one of {sorted(SUMMARY_MODELS)}")
+    module, name, kwargs = SUMMARY_MODELS[args.model]
+    builder = getattr(importlib.import_module(module), name)
+    if args.input_size:
+        kwargs = dict(kwargs, input_size=tuple(args.input_size))
+    model = builder(**kwargs)
+    lq.models.summary(model)
+    print(complexity.profile(model))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="larq-hsi", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a CASSI reconstruction model")
+    train.add_argument("--model", default="bisrnet", help="bisrnet (default), bisrnet-ungrouped, bisr-base")
+    train.add_argument("--data", help="folder of training cubes (default: synthetic scenes)")
+    train.add_argument("--scenes", type=int, default=8, help="synthetic training scenes (default 8)")
+    train.add_argument("--scene-size", type=int, default=256, help="synthetic scene size (default 256)")
+    train.add_argument("--mask", help="2-D mask file (.mat key 'mask', .npy, .png); default: random")
+    train.add_argument("--crop", type=int, default=256, help="training crop size (default 256)")
+    train.add_argument("--batch-size", type=int, default=2)
+    train.add_argument("--epochs", type=int, default=300)
+    train.add_argument("--steps-per-epoch", type=int, default=100)
+    train.add_argument("--lr", type=float, default=4e-4, help="initial learning rate (cosine-annealed)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--shot-noise", action="store_true", help="11-bit shot noise (real-system training)")
+    train.add_argument("--out", default="runs/bisrnet", help="output folder (default runs/bisrnet)")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(func=_cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="PSNR/SSIM of a model on test cubes")
+    evaluate.add_argument("--model", required=True, help="a SavedModel folder written by train")
+    evaluate.add_argument("--data", help="folder of test cubes (default: synthetic scenes)")
+    evaluate.add_argument("--scenes", type=int, default=2)
+    evaluate.add_argument("--scene-size", type=int, default=256)
+    evaluate.add_argument("--mask", help="2-D mask file; default: the seeded random mask of train")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", help="also write the results as JSON here")
+    evaluate.set_defaults(func=_cmd_evaluate)
+
+    rec = sub.add_parser("reconstruct", help="reconstruct a cube from a CASSI measurement")
+    rec.add_argument("measurement", help=".mat (key meas_real) or .npy measurement")
+    rec.add_argument("--model", help="a SavedModel folder")
+    rec.add_argument("--weights", help="published BiSRNet weights (.npz state dict)")
+    rec.add_argument("--variant", choices=("real", "simulation"), default="real")
+    rec.add_argument("--mask", help="2-D mask, needed by the simulation variant")
+    rec.add_argument("--out", required=True, help="output folder")
+    rec.set_defaults(func=_cmd_reconstruct)
+
+    summary = sub.add_parser("summary", help="larq summary and complexity of a model")
+    summary.add_argument("model", help=", ".join(sorted(SUMMARY_MODELS)))
+    summary.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"))
+    summary.set_defaults(func=_cmd_summary)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _quiet()
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, OSError, KeyError) as error:
+        if args.debug:
+            raise
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"larq-hsi: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""PNG previews of hyperspectral cubes: band grids and spectral curves (matplotlib, Agg).
+
+The false-colour rendering is `larq_hsi.data.save_preview`; this module adds
+the two views a person checks next: selected bands side by side with their
+wavelengths, and the spectrum at a few pixels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from larq_hsi import data
+
+__all__ = ["default_pixels", "save_band_grid", "save_spectra"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _check_cube(cube) -> np.ndarray:
+    cube = np.asarray(cube)
+    if cube.ndim != 3:
+        raise ValueError(f"a preview needs one cube (H, W, bands), got shape {cube.shape}")
+    return cube
+
+
+def save_band_grid(cube, path, wavelengths=None, bands=None, columns: int = 4) -> Path:
+    """A grid of single-band images, each titled with its wavelength; returns the path.
+
+    `bands` are band indices (default: 8 evenly spaced). Every band shares
+    one grey scale (0 to the cube's 99.5th percentile) so intensities compare.
+    """
+    cube = _check_cube(cube)
+    n = cube.shape[-1]
+    wavelengths = data.wavelengths_for(n) if wavelengths is None else np.asarray(wavelengths)
+    bands = np.linspace(0, n - 1, min(8, n)).round().astype(int) if bands is None else list(bands)
+    top = float(np.percentile(cube, 99.5)) or 1.0
+    rows = -(-len(bands) // columns)
+    plt = _pyplot()
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, band in zip(axes.flat, bands):
+        ax.imshow(cube[..., band], cmap="gray", vmin=0, vmax=top)
+        ax.set_title(f"band {band}: {wavelengths[band]:.1f} nm", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def default_pixels(cube, count: int = 4) -> list[tuple[int, int]]:
+    """`count` pixels spread over the image (a diagonal), for spectral curves."""
+    h, w = _check_cube(cube).shape[:2]
+    return [(int(h * (i + 1) / (count + 1)), int(w * (i + 1) / (count + 1))) for i in range(count)]
+
+
+def save_spectra(cube, path, pixels=None, wavelengths=None, reference=None) -> Path:
+    """Spectral curves at `pixels` (row, column); with `reference`, its curves dashed."""
+    cube = _check_cube(cube)
+    n = cube.shape[-1]
+    wavelengths = data.wavelengths_for(n) if wavelengths is None else np.asarray(wavelengths)
+    pixels = default_pixels(cube) if pixels is None else pixels
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (r, c) in enumerate(pixels):
+        if not (0 <= r < cube.shape[0] and 0 <= c < cube.shape[1]):
+            raise ValueError(f"pixel ({r}, {c}) is outside the {cube.shape[0]}x{cube.shape[1]} image")
+        line, = ax.plot(wavelengths, cube[r, c], label=f"({r}, {c})")
+        if reference is not None:
+            ax.plot(wavelengths, np.asarray(reference)[r, c], "--", color=line.get_color())
+    ax.set_xlabel("wavelength (nm)")
+    ax.set_ylabel("intensity")
+    ax.legend(title="pixel (row, col)" + (", dashed: reference" if reference is not None else ""),
+              fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
