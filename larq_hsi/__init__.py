@@ -5,7 +5,13 @@ Importing the package registers its quantizers (`"tanh_sign"`, `"atiste"`,
 them load with `tf.keras.models.load_model` without `custom_objects`.
 """
 
-from larq_hsi import layers, metrics, quantizers
+import os
+
+# TensorFlow's C++ info lines (CUDA probes, CPU feature notes) drown the CLI's
+# output on CPU machines; an explicit TF_CPP_MIN_LOG_LEVEL in the environment wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from larq_hsi import layers, metrics, quantizers  # noqa: E402
 
 __version__ = "0.1.0"
 

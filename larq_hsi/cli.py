@@ -118,6 +118,18 @@ def _cmd_reconstruct(args):
     y = _read_measurement(args.measurement)
     if (args.model is None) == (args.weights is None):
         raise ValueError("give exactly one of --model SAVEDMODEL or --weights REFERENCE.npz")
+    bands, step = 28, 2
+    width = y.shape[1] - step * (bands - 1)
+    if width <= 0:
+        raise ValueError(f"a {y.shape} measurement is too narrow for {bands} bands at step {step}")
+    mask = None
+    if args.mask is not None:  # checked before the (slow) model load
+        mask = np.asarray(cassi.load_mask(args.mask), np.float32)
+        if mask.shape != (y.shape[0], width):
+            raise ValueError(
+                f"mask {mask.shape} does not match the measurement {y.shape}: expected "
+                f"({y.shape[0]}, {width}) = (height, width - {step * (bands - 1)})"
+            )
     if args.model:
         model = _load_model(args.model)
         variant = "simulation" if len(model.inputs) == 2 else "real"
@@ -128,21 +140,11 @@ def _cmd_reconstruct(args):
         variant = args.variant
         model = BiSRNet(variant=variant, input_size=None)
         load_bisrnet_reference(model, args.weights, variant=variant)
-    bands, step = 28, 2
-    width = y.shape[1] - step * (bands - 1)
-    if width <= 0:
-        raise ValueError(f"a {y.shape} measurement is too narrow for {bands} bands at step {step}")
     if variant == "real":
         inputs = [prepare_real_measurement(y)]
     else:
-        if args.mask is None:
+        if mask is None:
             raise ValueError("the simulation variant needs --mask (the 2-D coded aperture)")
-        mask = np.asarray(cassi.load_mask(args.mask), np.float32)
-        if mask.shape != (y.shape[0], width):
-            raise ValueError(
-                f"mask {mask.shape} does not match the measurement {y.shape}: expected "
-                f"({y.shape[0]}, {width}) = (height, width - {step * (bands - 1)})"
-            )
         h = cassi.network_input(y[None], bands, step).numpy()
         inputs = [h, np.asarray(cassi.mask_3d(mask, bands))[None]]
     cube = np.clip(reconstruct(model, inputs)[0], 0.0, 1.0)

@@ -8,7 +8,8 @@ with cosine annealing, random 256x256 crops with flips and rotations, batch
     checkpoints/   BackupAndRestore state (an interrupted run resumes from it)
     log.csv        per-epoch loss and learning rate (CSVLogger)
     tensorboard/   TensorBoard logs
-    savedmodel/    the final model, reloadable without custom_objects
+    savedmodel/    the final model, reloadable without custom_objects (reloaded and
+                   checked to predict identically before the run ends)
     run.json       the settings and the final metrics
 """
 
@@ -167,11 +168,19 @@ def train_cassi(config: TrainConfig, verbose: int = 1) -> dict:
 
     saved = out / "savedmodel"
     model.save(str(saved), save_traces=False)
+    reloaded = tf.keras.models.load_model(str(saved), compile=False)
+    (sample_inputs, _), = dataset.take(1)
+    difference = float(np.max(np.abs(
+        reloaded.predict(sample_inputs, verbose=0) - model.predict(sample_inputs, verbose=0)
+    )))
+    if difference != 0.0:
+        raise RuntimeError(f"the reloaded SavedModel predicts differently (max |diff| {difference})")
     summary = {
         "config": dataclasses.asdict(config),
         "final_loss": float(history.history["loss"][-1]) if history.history.get("loss") else None,
         "train_seconds": round(train_seconds, 1),
         "savedmodel": str(saved),
+        "savedmodel_reload_max_abs_diff": difference,
     }
     if validation:
         summary["validation"] = evaluate_cassi(model, validation, mask)

@@ -1,0 +1,110 @@
+"""The larq-hsi CLI end to end on tiny synthetic data, and on a real measurement."""
+
+import json
+
+import numpy as np
+import pytest
+
+from larq_hsi import cassi
+from larq_hsi.cli import main, prepare_real_measurement
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = main([
+        "train", "--scenes", "2", "--scene-size", "32", "--crop", "16", "--epochs", "2",
+        "--steps-per-epoch", "2", "--out", str(out), "--quiet",
+    ])
+    assert code == 0
+    return out
+
+
+def test_train_writes_model_logs_and_settings(trained_run):
+    run = json.loads((trained_run / "run.json").read_text())
+    assert run["config"]["epochs"] == 2
+    assert np.isfinite(run["final_loss"])
+    assert (trained_run / "savedmodel" / "saved_model.pb").exists()
+    log = (trained_run / "log.csv").read_text().splitlines()
+    assert log[0].startswith("epoch") and len(log) == 3  # header + 2 epochs
+    assert any((trained_run / "tensorboard").rglob("*tfevents*"))
+    mean = run["validation"]["mean"]
+    assert np.isfinite(mean["psnr"]) and 0 < mean["ssim"] <= 1
+
+
+def test_evaluate_prints_table_and_json(trained_run, tmp_path, capsys):
+    target = tmp_path / "eval.json"
+    code = main(["evaluate", "--model", str(trained_run / "savedmodel"), "--scenes", "2",
+                 "--scene-size", "24", "--json", str(target)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "PSNR" in printed and "mean" in printed
+    result = json.loads(target.read_text())
+    assert len(result["scenes"]) == 2
+    assert result["mean"]["psnr"] == pytest.approx(np.mean([r["psnr"] for r in result["scenes"]]))
+
+
+def test_reconstruct_simulated_measurement_with_saved_model(trained_run, tmp_path):
+    from larq_hsi import data
+
+    cube = data.synthetic_scene(24, seed=3)
+    mask = cassi.random_mask((24, 24), seed=1)
+    y = cassi.measure_np(cube, mask)
+    np.save(tmp_path / "meas.npy", y)
+    np.save(tmp_path / "mask.npy", mask)
+    out = tmp_path / "rec"
+    code = main(["reconstruct", str(tmp_path / "meas.npy"), "--model", str(trained_run / "savedmodel"),
+                 "--mask", str(tmp_path / "mask.npy"), "--out", str(out)])
+    assert code == 0
+    rec = np.load(out / "cube.npy")
+    assert rec.shape == (24, 24, 28) and np.isfinite(rec).all()
+    for name in ("rgb.png", "bands.png", "spectra.png", "cube.mat"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_errors_are_one_line(tmp_path, capsys):
+    np.save(tmp_path / "meas.npy", np.zeros((8, 40), np.float32))
+    code = main(["reconstruct", str(tmp_path / "meas.npy"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("larq-hsi: error:") and "\n" not in err
+    assert "exactly one of --model" in err
+    assert main(["summary", "no-such-model"]) == 2
+    assert "unknown model" in capsys.readouterr().err
+
+
+def test_mask_measurement_mismatch_is_reported(trained_run, tmp_path, capsys):
+    np.save(tmp_path / "meas.npy", np.ones((16, 70), np.float32))
+    np.save(tmp_path / "mask.npy", np.ones((16, 20), np.float32))
+    code = main(["reconstruct", str(tmp_path / "meas.npy"), "--model", str(trained_run / "savedmodel"),
+                 "--mask", str(tmp_path / "mask.npy"), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "expected (16, 16)" in capsys.readouterr().err
+
+
+def test_summary_prints_larq_table_and_conventions(capsys):
+    assert main(["summary", "bisrnet", "--input-size", "64", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "1-bit MACs" in out and "paper OPs" in out
+    # 64x64 is 1/16 of the paper's 256x256: the binary MACs scale with the pixels.
+    assert f"{9_439_281_152 // 16:,d}" in out
+
+
+def test_prepare_real_measurement_follows_reference():
+    y = np.array([[-0.5, 0.25], [0.5, 2.0]])
+    np.testing.assert_allclose(prepare_real_measurement(y), [[0.0, 0.2], [0.4, 0.8]])
+    with pytest.raises(ValueError, match="all zeros"):
+        prepare_real_measurement(np.zeros((2, 2)))
+
+
+def test_reconstruct_real_scene_with_published_weights(shared_dir, tmp_path):
+    out = tmp_path / "real"
+    code = main(["reconstruct", str(shared_dir / "data" / "cassi" / "real_meas_scene1.mat"),
+                 "--weights", str(shared_dir / "reference" / "bisrnet_real_weights.npz"),
+                 "--variant", "real", "--out", str(out)])
+    assert code == 0
+    cube = np.load(out / "cube.npy")
+    assert cube.shape == (660, 660, 28)
+    assert np.isfinite(cube).all()
+    stds = cube.reshape(-1, 28).std(axis=0)
+    assert (stds > 0.01).all(), stds
