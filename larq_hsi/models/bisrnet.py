@@ -30,7 +30,8 @@ _DEFAULT_SIZES = {"simulation": (256, 256), "real": (660, 660)}
 _DEFAULT = object()
 
 
-def _body(x, name, num_blocks, binarize, modules, dtype, conv_kwargs, ff_groups=None):
+def _body(x, name, num_blocks, binarize, modules, dtype, conv_kwargs, ff_groups=None,
+          conv_unit=None):
     """The U-shaped body `body.i`: len(num_blocks) - 1 scales, `num_blocks[-1]` bottleneck blocks."""
     stages = len(num_blocks) - 1
     bisr = B.module_functions(modules)
@@ -38,7 +39,7 @@ def _body(x, name, num_blocks, binarize, modules, dtype, conv_kwargs, ff_groups=
 
     def part(name_of_part):
         binary = name_of_part in binarize
-        conv = B.bisr_conv if binary else B.plain_conv
+        conv = (conv_unit or B.bisr_conv) if binary else B.plain_conv
         fns = bisr if binary else plain
         return conv, fns, dict(dtype=dtype, conv=conv, modules=modules if binary else None,
                                groups=ff_groups, **conv_kwargs)
@@ -94,6 +95,7 @@ def _build(
     name: str,
     conv_kwargs,
     ff_groups=None,
+    conv_unit=None,
 ):
     if variant not in _DEFAULT_SIZES:
         raise ValueError(f"variant must be 'simulation' or 'real', got {variant!r}")
@@ -122,7 +124,8 @@ def _build(
         mask_in = tf.keras.Input((height, width, bands), name="Phi", dtype=dtype)
         inputs = [h_in, mask_in]
         x = tf.keras.layers.Concatenate(name="concat_input", dtype=dtype)(inputs)
-        x = tf.keras.layers.Conv2D(bands, 1, name="fution", dtype=dtype)(x)
+        x = tf.keras.layers.Conv2D(bands, 1, name="fution", dtype=dtype,
+                                   kernel_initializer=B.reference_initializer())(x)
         reference = h_in
     else:
         meas_width = None if width is None else width + step * (bands - 1)
@@ -133,13 +136,13 @@ def _build(
 
     x = L.PadToMultiple(2 ** max(stages, 3), name="pad", dtype=dtype)(x)
     x = tf.keras.layers.Conv2D(features, 3, padding="same", use_bias=False, name="conv_in",
-                               dtype=dtype)(x)
+                               dtype=dtype, kernel_initializer=B.reference_initializer())(x)
     h = x
     for i in range(num_bodies):
         h = _body(h, f"body.{i}", list(num_blocks), tuple(binarize), modules, dtype, conv_kwargs,
-                  ff_groups)
+                  ff_groups, conv_unit)
     h = tf.keras.layers.Conv2D(bands, 3, padding="same", use_bias=False, name="conv_out",
-                               dtype=dtype)(h)
+                               dtype=dtype, kernel_initializer=B.reference_initializer())(h)
     h = tf.keras.layers.Add(name="residual", dtype=dtype)([h, x])
     out = L.CropLike(name="crop", dtype=dtype)([h, reference])
     return tf.keras.Model(inputs, out, name=name)
@@ -158,6 +161,7 @@ def BiSRNet(
     kernel_quantizer="scaled_sign",
     redistribution: bool = True,
     ff_groups: int | None = None,
+    conv_unit=None,
     dtype="float32",
     name: str = "bisrnet",
 ) -> tf.keras.Model:
@@ -186,6 +190,10 @@ def BiSRNet(
             groups (4 channels each, which larq-compute-engine cannot binarize),
             1 an ungrouped conv that converts to a true 1-bit op (about 4.8x the
             binary MACs). Not compatible with the published weights unless `None`.
+        conv_unit: the binary conv unit of the body, a function with
+            `larq_hsi.blocks.bisr_conv`'s signature `(x, name, kernel_size=3,
+            groups=1, dtype=None, **conv_kwargs) -> tensor` (channels in equal
+            channels out); default BiSR-Conv. BNN baselines swap it in.
         dtype: every layer's dtype, quantizers included ("float64" for parity tests).
     """
     conv_kwargs = {
@@ -196,7 +204,7 @@ def BiSRNet(
     if ff_groups is not None and ff_groups < 1:
         raise ValueError(f"ff_groups must be None or a positive integer, got {ff_groups!r}")
     return _build(variant, input_size, bands, features, num_bodies, num_blocks, step,
-                  BODY_PARTS, modules, dtype, name, conv_kwargs, ff_groups)
+                  BODY_PARTS, modules, dtype, name, conv_kwargs, ff_groups, conv_unit)
 
 
 def BiSRBaseModel(
