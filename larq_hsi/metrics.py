@@ -427,3 +427,181 @@ class ERGAS(_MeanOverImages):
 
     def get_config(self):
         return {**super().get_config(), "ratio": self.ratio}
+
+
+# --------------------------------------------------------------------------- pan-sharpening
+#
+# CC (reduced resolution) and the no-reference full-resolution indices D_lambda,
+# D_s and QNR of Alparone et al. (2008), as in the pan-sharpening toolbox of
+# Vivone et al.: both build on the universal image quality index Q (Wang & Bovik
+# 2002) averaged over sliding windows.
+
+
+def cc(y_true, y_pred) -> tf.Tensor:
+    r"""Cross-correlation: the mean over bands of the Pearson correlation of each band.
+
+    \(\mathrm{CC} = \frac{1}{C}\sum_b \frac{\sum_p (x_{bp}-\bar x_b)(y_{bp}-\bar y_b)}
+    {\sqrt{\sum_p (x_{bp}-\bar x_b)^2}\sqrt{\sum_p (y_{bp}-\bar y_b)^2}}\), the
+    sums over the \(HW\) pixels of band \(b\). Identical images give 1 (ideal
+    value); a band that is constant in either image has no correlation and
+    counts 1 if the two bands are identical, else 0.
+
+    Returns a scalar for a cube and one value per image, shape `(B,)`, for a
+    batch. Raises `ValueError` like `psnr` for bad shapes and non-finite values.
+    """
+    y_true, y_pred, batched = _prepare(y_true, y_pred, "cc")
+    xt = y_true - tf.reduce_mean(y_true, axis=[1, 2], keepdims=True)
+    xp = y_pred - tf.reduce_mean(y_pred, axis=[1, 2], keepdims=True)
+    cov = tf.reduce_sum(xt * xp, axis=[1, 2])
+    norm = tf.sqrt(tf.reduce_sum(tf.square(xt), axis=[1, 2]) * tf.reduce_sum(tf.square(xp), axis=[1, 2]))
+    identical = tf.reduce_all(tf.equal(y_true, y_pred), axis=[1, 2])
+    degenerate = tf.where(identical, tf.ones_like(cov), tf.zeros_like(cov))
+    per_band = tf.where(norm > 0, cov / tf.where(norm > 0, norm, tf.ones_like(norm)), degenerate)
+    return _finish(tf.reduce_mean(per_band, axis=-1), batched)
+
+
+def _as_batch(x, what: str, dtype=None) -> tuple[tf.Tensor, bool]:
+    x = tf.convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        x = tf.cast(x, tf.float32)
+    if dtype is not None:
+        x = tf.cast(x, dtype)
+    if x.shape.rank not in (3, 4):
+        raise ValueError(f"{what} must be a cube (H, W, C) or a batch (B, H, W, C), got shape {x.shape}")
+    if tf.executing_eagerly():
+        check_finite(x.numpy(), what)
+    return (x, True) if x.shape.rank == 4 else (x[None], False)
+
+
+def _window(size: int, height, width) -> int:
+    """The Q-index window: `size`, clamped to the image (a single window for small images)."""
+    return int(min(size, height, width))
+
+
+def q_index_map(x, y, block_size: int = 32) -> tf.Tensor:
+    r"""Wang & Bovik's universal image quality index Q over sliding windows.
+
+    `x`, `y`: `(B, H, W, C)`, compared channel by channel. In every
+    `block_size` x `block_size` window (stride 1, windows inside the image only;
+    the window shrinks to the image if that is smaller):
+    \[ Q = \frac{4\,\sigma_{xy}\,\mu_x\mu_y}{(\sigma_x^2+\sigma_y^2)(\mu_x^2+\mu_y^2)} \]
+    (population moments), with the reference implementation's special cases:
+    \(2\mu_x\mu_y/(\mu_x^2+\mu_y^2)\) where \(\sigma_x^2+\sigma_y^2 = 0\), and 1
+    where \(\mu_x^2+\mu_y^2 = 0\). Returns the mean over windows, `(B, C)`.
+    """
+    window = _window(block_size, x.shape[1], x.shape[2])
+    pool = lambda t: tf.nn.avg_pool2d(t, window, 1, "VALID")  # noqa: E731
+    mx, my = pool(x), pool(y)
+    vx = pool(x * x) - mx * mx
+    vy = pool(y * y) - my * my
+    cxy = pool(x * y) - mx * my
+    spread = vx + vy
+    level = mx * mx + my * my
+    one = tf.ones_like(spread)
+    full = 4.0 * cxy * mx * my / (tf.where(spread != 0, spread, one) * tf.where(level != 0, level, one))
+    luminance = 2.0 * mx * my / tf.where(level != 0, level, one)
+    q = tf.where(level == 0, one, tf.where(spread == 0, luminance, full))
+    return tf.reduce_mean(q, axis=[1, 2])
+
+
+def d_lambda(fused, ms, block_size: int = 32, p: float = 1.0) -> tf.Tensor:
+    r"""Spectral distortion \(D_\lambda\) of a full-resolution fusion (QNR, Alparone et al. 2008).
+
+    \[ D_\lambda = \Big(\frac{1}{L(L-1)}\sum_{l}\sum_{r\ne l}
+       \big|Q(F_l, F_r) - Q(M_l, M_r)\big|^p\Big)^{1/p} \]
+    with \(F\) the fused image `(H, W, L)`, \(M\) the low-resolution
+    multi/hyperspectral input `(h, w, L)` (batches `(B, ...)` too) and \(Q\) the
+    sliding-window index of `q_index_map` (window `block_size`, clamped to each
+    image). 0 is ideal: the fusion keeps the inter-band relations of the input.
+    Returns a scalar per image.
+    """
+    fused, batched = _as_batch(fused, "d_lambda: fused")
+    ms, _ = _as_batch(ms, "d_lambda: ms", fused.dtype)
+    bands = fused.shape[-1]
+    if ms.shape[-1] != bands or ms.shape[0] != fused.shape[0]:
+        raise ValueError(
+            f"d_lambda: fused and ms must have the same batch and band count, got fused "
+            f"{tuple(fused.shape)} and ms {tuple(ms.shape)}"
+        )
+    if bands < 2:
+        raise ValueError(f"d_lambda needs at least 2 bands, got {bands}")
+    p = _positive(p, "d_lambda: p")
+    total = tf.zeros([fused.shape[0]], fused.dtype)
+    for l in range(bands - 1):
+        rest = slice(l + 1, bands)
+        q_f = q_index_map(tf.repeat(fused[..., l : l + 1], bands - l - 1, axis=-1), fused[..., rest], block_size)
+        q_m = q_index_map(tf.repeat(ms[..., l : l + 1], bands - l - 1, axis=-1), ms[..., rest], block_size)
+        total += tf.reduce_sum(tf.abs(q_f - q_m) ** p, axis=-1)
+    values = (total / (bands * (bands - 1) / 2)) ** (1.0 / p)
+    return _finish(values, batched)
+
+
+def _degrade_pan(pan: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """PAN at the low resolution: bicubic with antialiasing (MATLAB's `imresize(P, 1/ratio)`)."""
+    out = tf.image.resize(pan, [height, width], method="bicubic", antialias=True)
+    return tf.cast(out, pan.dtype)
+
+
+def d_s(fused, ms, pan, block_size: int = 32, q: float = 1.0, pan_lr=None) -> tf.Tensor:
+    r"""Spatial distortion \(D_s\) of a full-resolution fusion (QNR, Alparone et al. 2008).
+
+    \[ D_s = \Big(\frac{1}{L}\sum_l \big|Q(F_l, P) - Q(M_l, P_{LR})\big|^q\Big)^{1/q} \]
+    with \(P\) the PAN image `(H, W, 1)`, \(P_{LR}\) the PAN at the resolution
+    of \(M\) (by default bicubic with antialiasing, as the toolbox's
+    `imresize(P, 1/ratio)`; pass `pan_lr` to use your own degradation) and
+    \(Q\) as in `d_lambda`. 0 is ideal. Returns a scalar per image.
+    """
+    fused, batched = _as_batch(fused, "d_s: fused")
+    ms, _ = _as_batch(ms, "d_s: ms", fused.dtype)
+    pan, _ = _as_batch(pan, "d_s: pan", fused.dtype)
+    if pan.shape[-1] != 1 or tuple(pan.shape[:3]) != tuple(fused.shape[:3]):
+        raise ValueError(
+            f"d_s: pan must be one band at the size of fused, got pan {tuple(pan.shape)} and fused "
+            f"{tuple(fused.shape)}"
+        )
+    if ms.shape[-1] != fused.shape[-1] or ms.shape[0] != fused.shape[0]:
+        raise ValueError(
+            f"d_s: fused and ms must have the same batch and band count, got fused "
+            f"{tuple(fused.shape)} and ms {tuple(ms.shape)}"
+        )
+    if pan_lr is None:
+        pan_lr = _degrade_pan(pan, ms.shape[1], ms.shape[2])
+    else:
+        pan_lr, _ = _as_batch(pan_lr, "d_s: pan_lr", fused.dtype)
+        if tuple(pan_lr.shape[:3]) != tuple(ms.shape[:3]) or pan_lr.shape[-1] != 1:
+            raise ValueError(
+                f"d_s: pan_lr must be one band at the size of ms, got {tuple(pan_lr.shape)} and ms "
+                f"{tuple(ms.shape)}"
+            )
+    q = _positive(q, "d_s: q")
+    bands = fused.shape[-1]
+    q_high = q_index_map(fused, tf.repeat(pan, bands, axis=-1), block_size)
+    q_low = q_index_map(ms, tf.repeat(pan_lr, bands, axis=-1), block_size)
+    values = tf.reduce_mean(tf.abs(q_high - q_low) ** q, axis=-1) ** (1.0 / q)
+    return _finish(values, batched)
+
+
+def qnr(fused, ms, pan, block_size: int = 32, alpha: float = 1.0, beta: float = 1.0,
+        p: float = 1.0, q: float = 1.0, pan_lr=None) -> dict:
+    r"""Quality with no reference: \(\mathrm{QNR} = (1-D_\lambda)^\alpha (1-D_s)^\beta\) (ideal 1).
+
+    Returns `{"D_lambda": ..., "D_s": ..., "QNR": ...}`, each a scalar per image
+    (Table 2 of HS-BiNet), from `d_lambda` and `d_s` with the same arguments.
+    """
+    dl = d_lambda(fused, ms, block_size=block_size, p=p)
+    ds = d_s(fused, ms, pan, block_size=block_size, q=q, pan_lr=pan_lr)
+    return {"D_lambda": dl, "D_s": ds, "QNR": (1.0 - dl) ** alpha * (1.0 - ds) ** beta}
+
+
+@tf.keras.utils.register_keras_serializable(package="larq_hsi")
+class CC(_MeanOverImages):
+    """Streaming `cc`: the mean over all images seen of the band-mean correlation."""
+
+    def __init__(self, name: str = "cc", dtype=None, **kwargs):
+        super().__init__(name=name, dtype=dtype, **kwargs)
+
+    def _per_image(self, y_true, y_pred):
+        return cc(y_true, y_pred)
+
+
+__all__ += ["CC", "cc", "d_lambda", "d_s", "q_index_map", "qnr"]
