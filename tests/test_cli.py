@@ -108,3 +108,19 @@ def test_reconstruct_real_scene_with_published_weights(shared_dir, tmp_path):
     assert np.isfinite(cube).all()
     stds = cube.reshape(-1, 28).std(axis=0)
     assert (stds > 0.01).all(), stds
+
+
+def test_pansharpening_train_and_evaluate(tmp_path, capsys):
+    out = tmp_path / "ps"
+    code = main(["train", "--task", "pansharpening", "--scenes", "2", "--scene-size", "32", "--bands", "8",
+                 "--epochs", "1", "--batch-size", "2", "--out", str(out), "--quiet"])
+    assert code == 0
+    run = json.loads((out / "run.json").read_text())
+    assert np.isfinite(run["final_loss"])
+    assert set(run["validation"]) >= {"PSNR", "CC", "SSIM", "SAM", "ERGAS"}
+    capsys.readouterr()
+    code = main(["evaluate", "--task", "pansharpening", "--model", str(out / "savedmodel"),
+                 "--scenes", "2", "--scene-size", "32", "--figures", str(tmp_path / "fig")])
+    assert code == 0
+    assert "ERGAS" in capsys.readouterr().out
+    assert any((tmp_path / "fig").glob("*.png"))
