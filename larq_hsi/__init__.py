@@ -15,8 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Importing every module that defines a registered class lets
 # `tf.keras.models.load_model` rebuild any saved larq_hsi model (layers,
 # quantizers, metrics, optimizer) without `custom_objects`.
-from larq_hsi import callbacks, layers, metrics, models, optim, quantizers  # noqa: E402
+from larq_hsi import blocks, callbacks, layers, metrics, models, optim, quantizers  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["callbacks", "layers", "metrics", "models", "optim", "quantizers", "__version__"]
+__all__ = ["blocks", "callbacks", "layers", "metrics", "models", "optim", "quantizers", "__version__"]
