@@ -1,6 +1,6 @@
 """The `larq-hsi` command line: train, evaluate, reconstruct, summary, export.
 
-    larq-hsi train [--task cassi|pansharpening] [--data DIR|FILE] [--epochs N] [--out DIR] ...
+    larq-hsi train [--task cassi|pansharpening|sr|denoise|jpeg] [--data DIR|FILE] [--epochs N] [--out DIR] ...
     larq-hsi evaluate [--task ...] --model SAVEDMODEL [--data DIR|FILE] [--mask MASK]
     larq-hsi reconstruct MEASUREMENT (--model SAVEDMODEL | --weights REF.npz --variant real|simulation)
                          [--mask MASK] --out DIR
@@ -102,11 +102,80 @@ def _train_pansharpening(args):
     print(f"run written to {out}")
 
 
+_DEFAULT_LEVEL = {"sr": 4, "denoise": 25, "jpeg": 10}
+
+
+def _restoration_images(folder, task):
+    from larq_hsi import restoration
+
+    channels = 1 if task == "jpeg" else 3
+    if folder is None:
+        return restoration.sample_images(("astronaut", "coffee"), channels=channels)
+    return restoration.read_image_folder(folder, channels=channels)
+
+
+def _train_restoration(args):
+    """BBCU networks with the paper's recipe: L1 loss, Adam, learning rate halved every N steps."""
+    import tensorflow as tf
+
+    from larq_hsi import restoration
+    from larq_hsi.models import bbcu_model_for_task
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tf.keras.utils.set_random_seed(args.seed)
+    level = args.level or _DEFAULT_LEVEL[args.task]
+    images = _restoration_images(args.data, args.task)
+    dataset = restoration.training_dataset(images, args.task, level, patch_size=args.crop,
+                                           batch_size=args.batch_size, seed=args.seed)
+    model = bbcu_model_for_task(args.task, scale=level if args.task == "sr" else 4)
+    schedule = restoration.halving_schedule(args.lr, max(1, args.halve_every))
+    model.compile(optimizer=tf.keras.optimizers.legacy.Adam(schedule), loss="mae")
+    callbacks = [tf.keras.callbacks.BackupAndRestore(str(out / "checkpoints")),
+                 tf.keras.callbacks.CSVLogger(str(out / "log.csv"), append=True)]
+    history = model.fit(dataset, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                        callbacks=callbacks, verbose=0 if args.quiet else 1)
+    model.save(str(out / "savedmodel"), save_traces=False)
+    summary = {"task": args.task, "level": level, "epochs": args.epochs,
+               "final_loss": float(history.history["loss"][-1]), "savedmodel": str(out / "savedmodel")}
+    (out / "run.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    print(f"run written to {out}")
+
+
+def _evaluate_restoration(args):
+    import numpy as np
+
+    from larq_hsi import restoration
+
+    model = _load_model(args.model)
+    level = args.level or _DEFAULT_LEVEL[args.task]
+    images = _restoration_images(args.data, args.task) if args.data else restoration.sample_images(
+        ("chelsea", "rocket") if args.task != "jpeg" else ("camera",),
+        channels=1 if args.task == "jpeg" else 3)
+    rows = []
+    for index, (degraded, clean) in enumerate(restoration.evaluation_pairs(images, args.task, level)):
+        restored = np.clip(model.predict(degraded[None], verbose=0)[0], 0, 1)
+        scale = level if args.task == "sr" else None
+        rows.append({"image": index,
+                     "psnr": float(restoration.task_psnr(args.task, clean, restored, scale=scale)),
+                     "ssim": float(restoration.task_ssim(args.task, clean, restored, scale=scale))})
+    print(f"{'image':>6} {'PSNR':>8} {'SSIM':>7}")
+    for r in rows:
+        print(f"{r['image']:>6} {r['psnr']:>8.2f} {r['ssim']:>7.4f}")
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim")}
+    print(f"{'mean':>6} {mean['psnr']:>8.2f} {mean['ssim']:>7.4f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"images": rows, "mean": mean}, indent=2))
+
+
 def _cmd_train(args):
     from larq_hsi.training import TrainConfig, train_cassi
 
     if args.task == "pansharpening":
         return _train_pansharpening(args)
+    if args.task in _DEFAULT_LEVEL:
+        return _train_restoration(args)
 
     config = TrainConfig(
         out_dir=args.out, model=args.model, data=args.data, synthetic_scenes=args.scenes,
@@ -149,6 +218,8 @@ def _cmd_evaluate(args):
 
     if args.task == "pansharpening":
         return _evaluate_pansharpening(args)
+    if args.task in _DEFAULT_LEVEL:
+        return _evaluate_restoration(args)
 
     from larq_hsi import cassi
     from larq_hsi.training import evaluate_cassi, load_scenes
@@ -244,7 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a CASSI reconstruction or pan-sharpening model")
-    train.add_argument("--task", choices=("cassi", "pansharpening"), default="cassi")
+    train.add_argument("--task", choices=("cassi", "pansharpening", "sr", "denoise", "jpeg"), default="cassi")
+    train.add_argument("--level", type=int, help="sr: scale 2/3/4; denoise: sigma 15/25/50; jpeg: quality")
+    train.add_argument("--halve-every", type=int, default=200_000,
+                       help="restoration: halve the learning rate every N steps (BBCU: 200,000)")
     train.add_argument("--model", default="bisrnet", help="CASSI: bisrnet (default), bisrnet-ungrouped, bisr-base")
     train.add_argument("--estimator", default="atiste", help="pan-sharpening: atiste, bnn, reactnet, btm")
     train.add_argument("--bands", type=int, default=31, help="pan-sharpening synthetic bands (default 31)")
@@ -264,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="quality metrics of a model on test data")
-    evaluate.add_argument("--task", choices=("cassi", "pansharpening"), default="cassi")
+    evaluate.add_argument("--task", choices=("cassi", "pansharpening", "sr", "denoise", "jpeg"), default="cassi")
+    evaluate.add_argument("--level", type=int, help="sr scale, denoise sigma or jpeg quality")
     evaluate.add_argument("--figures", help="pan-sharpening: write preview/error PNGs here")
     evaluate.add_argument("--model", required=True, help="a SavedModel folder written by train")
     evaluate.add_argument("--data", help="folder of test cubes (default: synthetic scenes)")

@@ -124,3 +124,18 @@ def test_pansharpening_train_and_evaluate(tmp_path, capsys):
     assert code == 0
     assert "ERGAS" in capsys.readouterr().out
     assert any((tmp_path / "fig").glob("*.png"))
+
+
+def test_restoration_train_and_evaluate(tmp_path, capsys):
+    pytest.importorskip("skimage", reason="the restoration demo images come from scikit-image")
+    out = tmp_path / "dn"
+    code = main(["train", "--task", "denoise", "--level", "25", "--crop", "32", "--batch-size", "2",
+                 "--epochs", "1", "--steps-per-epoch", "2", "--lr", "1e-4", "--out", str(out), "--quiet"])
+    assert code == 0
+    assert np.isfinite(json.loads((out / "run.json").read_text())["final_loss"])
+    capsys.readouterr()
+    target = tmp_path / "eval.json"
+    assert main(["evaluate", "--task", "denoise", "--level", "25", "--model", str(out / "savedmodel"),
+                 "--json", str(target)]) == 0
+    result = json.loads(target.read_text())
+    assert len(result["images"]) == 2 and np.isfinite(result["mean"]["psnr"])
