@@ -28,7 +28,15 @@ SUMMARY_MODELS = {
     "bisrnet-real": ("larq_hsi.models", "BiSRNet", {"variant": "real"}),
     "bisrnet-ungrouped": ("larq_hsi.models", "BiSRNet", {"ff_groups": 1}),
     "bisr-base": ("larq_hsi.models", "BiSRBaseModel", {}),
+    "hsbinet": ("larq_hsi.models", "HSBiNet", {"bands": 191}),
+    "bbcu-srresnet-x4-l": ("larq_hsi.models", "BBCUSRResNet", {"scale": 4, "variant": "L"}),
+    "bbcu-srresnet-x4-m": ("larq_hsi.models", "BBCUSRResNet", {"scale": 4, "variant": "M"}),
+    "bbcu-dncnn": ("larq_hsi.models", "BBCUDnCNN", {}),
+    "bbcu-dncnn3": ("larq_hsi.models", "BBCUDnCNN3", {}),
 }
+# The keyword each builder takes for a fixed spatial size, and the papers' sizes.
+_SIZE_ARGUMENT = {"HSBiNet": ("input_size", (16, 16)), "BBCUSRResNet": ("input_shape", (180, 320)),
+                  "BBCUDnCNN": ("input_shape", (180, 320)), "BBCUDnCNN3": ("input_shape", (180, 320))}
 
 
 def _quiet():
@@ -302,8 +310,12 @@ def _cmd_summary(args):
         raise ValueError(f"unknown model {args.model!r}; expected one of {sorted(SUMMARY_MODELS)}")
     module, name, kwargs = SUMMARY_MODELS[args.model]
     builder = getattr(importlib.import_module(module), name)
-    if args.input_size:
-        kwargs = dict(kwargs, input_size=tuple(args.input_size))
+    keyword, default = _SIZE_ARGUMENT.get(name, ("input_size", None))
+    size = tuple(args.input_size) if args.input_size else default
+    if size is not None:
+        if keyword == "input_shape":
+            size = (*size, 1 if name == "BBCUDnCNN3" else 3)
+        kwargs = dict(kwargs, **{keyword: size})
     model = builder(**kwargs)
     lq.models.summary(model)
     print(complexity.profile(model))
