@@ -331,7 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--level", type=int, help="sr: scale 2/3/4; denoise: sigma 15/25/50; jpeg: quality")
     train.add_argument("--halve-every", type=int, default=200_000,
                        help="restoration: halve the learning rate every N steps (BBCU: 200,000)")
-    train.add_argument("--model", default="bisrnet", help="CASSI: bisrnet (default), bisrnet-ungrouped, bisr-base")
+    train.add_argument("--model", default="bisrnet",
+                       help="CASSI: bisrnet (default), bisrnet-ungrouped, bisr-base, or a Table 1 method "
+                            "on the same backbone: unet-bnn, unet-biconnect, unet-bireal, unet-irnet, "
+                            "unet-reactnet, unet-btm, unet-bbcu")
     train.add_argument("--estimator", default="atiste", help="pan-sharpening: atiste, bnn, reactnet, btm")
     train.add_argument("--bands", type=int, default=31, help="pan-sharpening synthetic bands (default 31)")
     train.add_argument("--data", help="folder of training cubes (default: synthetic scenes)")

@@ -418,3 +418,162 @@ def get(identifier, argument: str = "quantizer"):
         return lq.quantizers.get(identifier)
     except ValueError as error:
         raise ValueError(f"{argument}: unknown quantizer {identifier!r} ({error})") from None
+
+
+# =============================================================================
+# IRNet (Qin et al., CVPR 2020): the EDE estimator and Libra-PB weights.
+# Appended for the BNN baselines of `larq_hsi.models.baselines` (issue 5).
+# =============================================================================
+
+import math as _math  # noqa: E402
+
+#: IRNet's EDE schedule bounds (Sec. 3.2): t runs from T_min = 0.1 to T_max = 10.
+EDE_T_MIN = 0.1
+EDE_T_MAX = 10.0
+
+
+def ede_parameters(epoch: int, epochs: int, t_min: float = EDE_T_MIN,
+                   t_max: float = EDE_T_MAX) -> tuple[float, float]:
+    r"""IRNet's EDE schedule at training progress `epoch / epochs` (epoch 0-based).
+
+    \[ t = T_{min} \cdot 10^{\frac{i}{N}\log_{10}\frac{T_{max}}{T_{min}}}, \qquad
+       k = \max\left(\frac{1}{t}, 1\right), \]
+    with i = `epoch`, N = `epochs`: t = 0.1, k = 10 (an identity-like gradient)
+    at the start, t approaching 10, k = 1 (a sharp, sign-like gradient) at the end.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    if not 0 < t_min <= t_max:
+        raise ValueError(f"EDE needs 0 < t_min <= t_max, got t_min={t_min!r}, t_max={t_max!r}")
+    t = t_min * 10.0 ** (min(max(epoch, 0), epochs) / epochs * _math.log10(t_max / t_min))
+    return t, max(1.0 / t, 1.0)
+
+
+def ede_sign(x: tf.Tensor, t: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
+    r"""Sign of `x` with IRNet's EDE gradient, the derivative of \(g(x) = k\tanh(tx)\) (Eq. 13-14).
+
+    Returns `lq.math.sign(x)`; \(\partial/\partial x = k\,t\,(1 - \tanh^2(t x))\).
+    `t` and `k` are schedule constants (no gradient).
+    """
+
+    @tf.custom_gradient
+    def _call(x):
+        def grad(dy):
+            t_ = tf.cast(t, x.dtype)
+            return dy * tf.cast(k, x.dtype) * t_ * (1.0 - tf.square(tf.tanh(t_ * x)))
+
+        return lq_sign(x), grad
+
+    return _call(x)
+
+
+def libra_pb_standardize(w: tf.Tensor, epsilon: float = 1e-12) -> tf.Tensor:
+    r"""Libra-PB's balanced, standardized weights per output channel (IRNet Eq. 9-10).
+
+    \(\hat W = (W - \overline{W}_c) / \sigma_c(W - \overline{W}_c)\), the mean and the
+    (Bessel-corrected) standard deviation over each output channel's
+    kh x kw x c_in weights (the kernel's last axis is the output channel);
+    differentiable, so the gradient flows through the standardization.
+    """
+    axes = list(range(w.shape.rank - 1))
+    centered = w - tf.reduce_mean(w, axis=axes)
+    n = 1
+    for axis in axes:
+        n *= int(w.shape[axis])
+    var = tf.reduce_sum(tf.square(centered), axis=axes) / float(max(n - 1, 1))
+    return centered / tf.maximum(tf.sqrt(var), tf.cast(epsilon, w.dtype))
+
+
+def libra_pb_scale(w_hat: tf.Tensor) -> tf.Tensor:
+    r"""Libra-PB's bit-shift scale per output channel, as a constant (no gradient):
+
+    \(s_c = 2^{\mathrm{round}(\log_2 \overline{|\hat W|}_c)}\).
+    """
+    axes = list(range(w_hat.shape.rank - 1))
+    mean_abs = tf.reduce_mean(tf.abs(w_hat), axis=axes)
+    log2 = tf.math.log(mean_abs) / tf.cast(_math.log(2.0), w_hat.dtype)
+    return tf.stop_gradient(tf.pow(tf.cast(2.0, w_hat.dtype), tf.round(log2)))
+
+
+class _EDEQuantizer(Quantizer):
+    """Base of the quantizers with IRNet's EDE gradient: fixed (non-trainable) variables t and k.
+
+    `larq_hsi.models.baselines.EDESchedule` assigns them once per epoch.
+    """
+
+    precision = 1
+
+    def __init__(self, t: float = EDE_T_MIN, k: float | None = None, **kwargs):
+        if not isinstance(t, numbers.Real) or not t > 0:
+            raise ValueError(f"EDE: t must be a number > 0, got {t!r}")
+        if k is None:
+            k = max(1.0 / float(t), 1.0)
+        if not isinstance(k, numbers.Real) or not k > 0:
+            raise ValueError(f"EDE: k must be a number > 0, got {k!r}")
+        self.t_init = float(t)
+        self.k_init = float(k)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        self.t = self.add_weight("t", shape=(), trainable=False,
+                                 initializer=tf.keras.initializers.Constant(self.t_init))
+        self.k = self.add_weight("k", shape=(), trainable=False,
+                                 initializer=tf.keras.initializers.Constant(self.k_init))
+        super().build(input_shape)
+
+    def surrogate(self, x):
+        r"""The function whose derivative the backward pass uses: \(k\tanh(t x)\)."""
+        return tf.convert_to_tensor(self.k) * tf.tanh(tf.convert_to_tensor(self.t) * x)
+
+    def get_config(self):
+        return {**super().get_config(), "t": self.t_init, "k": self.k_init}
+
+
+@lq_utils.register_alias("ede_sign")
+@lq_utils.register_keras_custom_object
+class EDESign(_EDEQuantizer):
+    r"""Sign with IRNet's Error Decay Estimator (EDE, Qin et al. 2020, Eq. 13-14), for activations.
+
+    Forward: \(q(x) = \mathrm{sign}(x)\) (0 maps to +1, larq's convention).
+    Backward: the derivative of \(g(x) = k\tanh(tx)\),
+    \[ \frac{\partial q}{\partial x} = k\,t\,(1 - \tanh^2(t x)), \]
+    with t and k non-trainable variables moved over training by
+    `larq_hsi.models.baselines.EDESchedule` (`ede_parameters`):
+    \(t = T_{min}10^{\frac{i}{N}\log_{10}(T_{max}/T_{min})}\), \(k = \max(1/t, 1)\),
+    \(T_{min} = 0.1\), \(T_{max} = 10\).
+
+    # Arguments
+        t, k: initial values (default the schedule's start: t = 0.1, k = max(1/t, 1) = 10).
+    """
+
+    def call(self, inputs):
+        return ede_sign(inputs, tf.convert_to_tensor(self.t), tf.convert_to_tensor(self.k))
+
+
+@lq_utils.register_alias("libra_pb_sign")
+@lq_utils.register_keras_custom_object
+class LibraPBSign(_EDEQuantizer):
+    r"""IRNet's Libra-PB weight binarization with the EDE gradient (Qin et al. 2020, Eq. 9-14).
+
+    Forward, per output channel c (the kernel's last axis):
+    \[ \hat W = \frac{W - \overline{W}_c}{\sigma_c}, \qquad
+       q(W) = s_c\,\mathrm{sign}(\hat W), \quad s_c = 2^{\mathrm{round}(\log_2 \overline{|\hat W|}_c)}, \]
+    the balanced (zero-mean) standardized weights, which maximise the entropy
+    of the binary weights, scaled by a power of two (a bit shift), with
+    \(\sigma_c\) the Bessel-corrected standard deviation.
+    Backward: the scale is a constant, the sign takes the EDE gradient and
+    the standardization is differentiated exactly:
+    \[ \frac{\partial q}{\partial W} = s_c\, k\,t\,(1-\tanh^2(t\hat W))\,
+       \frac{\partial \hat W}{\partial W}. \]
+    Choices where the paper is open: \(\sigma_c\) is Bessel-corrected (as the
+    authors' release computes it), and the scale also multiplies the gradient
+    (the forward is \(s_c \cdot q(\hat W)\), differentiated as written).
+    """
+
+    def call(self, inputs):
+        w_hat = libra_pb_standardize(inputs)
+        scale = libra_pb_scale(w_hat)
+        return scale * ede_sign(w_hat, tf.convert_to_tensor(self.t), tf.convert_to_tensor(self.k))
+
+
+__all__ += ["EDESign", "LibraPBSign", "ede_parameters", "ede_sign", "libra_pb_standardize"]

@@ -42,6 +42,9 @@ CASSI_MODELS = {
     "bisrnet": lambda **kw: hsi_models.BiSRNet(**kw),
     "bisrnet-ungrouped": lambda **kw: hsi_models.BiSRNet(ff_groups=1, **kw),
     "bisr-base": lambda **kw: hsi_models.BiSRBaseModel(**kw),
+    # BiSRNet's backbone with each BNN method of its Table 1 ("unet-bnn", "unet-irnet", ...).
+    **{f"unet-{m}": (lambda m: lambda **kw: hsi_models.BinarizedUNet(m, **kw))(m)
+       for m in hsi_models.METHODS},
 }
 
 
@@ -156,7 +159,9 @@ def train_cassi(config: TrainConfig, verbose: int = 1) -> dict:
     # variables it traces in about half the time of the new Keras Adam on CPU.
     optimizer = tf.keras.optimizers.legacy.Adam(_cosine(config), beta_1=0.9, beta_2=0.999)
     model.compile(optimizer=optimizer, loss=rmse)
+    method = config.model.removeprefix("unet-") if config.model.startswith("unet-") else None
     callbacks = [
+        *(hsi_models.method_callbacks(method, config.epochs) if method else []),
         tf.keras.callbacks.BackupAndRestore(str(out / "checkpoints")),
         tf.keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
         tf.keras.callbacks.TensorBoard(str(out / "tensorboard"), write_graph=False),

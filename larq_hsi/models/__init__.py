@@ -4,9 +4,26 @@
 - `hsbinet`: HS-BiNet (binarized hyperspectral pan-sharpening) with ATISTE.
 - `bbcu`: BBCU's binarized SRResNet and DnCNN (image restoration) and their
   full-precision and Lite counterparts.
+- `baselines`: the BNN methods of BiSRNet's Table 1 on its backbone
+  (`BinarizedUNet`) and the ablations of its Table 2 (`ablation`).
 """
 
 from larq_hsi.models.bisrnet import BODY_PARTS, BiSRBaseModel, BiSRNet, part_prefixes
+from larq_hsi.models.baselines import (
+    ABLATIONS,
+    METHOD_UNITS,
+    METHODS,
+    PAPER_TABLE1,
+    Ablation,
+    BinarizedUNet,
+    EDESchedule,
+    FeatureNormalization,
+    ablation,
+    ablation_names,
+    binary_kernel_macs,
+    method_callbacks,
+    paper_figures,
+)
 from larq_hsi.models.bbcu import (
     BBCU_PARTS,
     BBCUDnCNN,
@@ -24,6 +41,19 @@ from larq_hsi.models.bbcu import (
 from larq_hsi.models.hsbinet import ESTIMATORS, HSBiNet
 
 __all__ = [
+    "ABLATIONS",
+    "Ablation",
+    "BinarizedUNet",
+    "EDESchedule",
+    "FeatureNormalization",
+    "METHODS",
+    "METHOD_UNITS",
+    "PAPER_TABLE1",
+    "ablation",
+    "ablation_names",
+    "binary_kernel_macs",
+    "method_callbacks",
+    "paper_figures",
     "BBCU_PARTS",
     "BBCUDnCNN",
     "BBCUDnCNN3",
