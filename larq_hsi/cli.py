@@ -5,6 +5,7 @@
     larq-hsi reconstruct MEASUREMENT (--model SAVEDMODEL | --weights REF.npz --variant real|simulation)
                          [--mask MASK] --out DIR
     larq-hsi summary MODEL [--input-size H W]
+    larq-hsi export SAVEDMODEL --format savedmodel|tflite --out PATH [--input-size H W] [--verify]
 
 Errors print one line (`larq-hsi: error: ...`) and exit with status 2;
 `--debug` shows the traceback instead.
@@ -321,6 +322,39 @@ def _cmd_summary(args):
     print(complexity.profile(model))
 
 
+def _cmd_export(args):
+    from larq_hsi import export
+
+    model = _load_model(args.model)
+    out = Path(args.out)
+    if args.format == "savedmodel":
+        report = export.to_savedmodel(model, out, verify=args.verify)
+    else:
+        if any(None in tuple(i.shape[1:]) for i in model.inputs):
+            if not args.input_size:
+                raise ValueError("this model takes any input size; give --input-size H W for the flatbuffer")
+            model = _fixed_size_copy(model, tuple(args.input_size))
+        report = export.to_tflite(model, out)
+    print(report)
+
+
+def _fixed_size_copy(model, size):
+    """The same layers and weights, rebuilt with a fixed spatial input size (TFLite needs one)."""
+    import tensorflow as tf
+
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] == "InputLayer":
+            shape = list(layer["config"]["batch_input_shape"])
+            shape[1:3] = size if len(shape) == 4 else (size[0], shape[2])
+            if len(shape) == 3 and shape[2] is None:
+                shape[2] = size[1] + 2 * 27
+            layer["config"]["batch_input_shape"] = tuple(shape)
+    fixed = tf.keras.Model.from_config(config)
+    fixed.set_weights(model.get_weights())
+    return fixed
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="larq-hsi", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -373,6 +407,15 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--mask", help="2-D mask, needed by the simulation variant")
     rec.add_argument("--out", required=True, help="output folder")
     rec.set_defaults(func=_cmd_reconstruct)
+
+    exp = sub.add_parser("export", help="write a SavedModel or a true 1-bit TFLite flatbuffer")
+    exp.add_argument("model", help="a SavedModel folder (from train)")
+    exp.add_argument("--format", choices=("savedmodel", "tflite"), required=True)
+    exp.add_argument("--out", required=True, help="output folder (savedmodel) or .tflite file")
+    exp.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
+                     help="tflite: spatial size for models built for any size")
+    exp.add_argument("--verify", action="store_true", help="savedmodel: reload and compare predictions")
+    exp.set_defaults(func=_cmd_export)
 
     summary = sub.add_parser("summary", help="larq summary and complexity of a model")
     summary.add_argument("model", help=", ".join(sorted(SUMMARY_MODELS)))

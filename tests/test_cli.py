@@ -139,3 +139,17 @@ def test_restoration_train_and_evaluate(tmp_path, capsys):
                  "--json", str(target)]) == 0
     result = json.loads(target.read_text())
     assert len(result["images"]) == 2 and np.isfinite(result["mean"]["psnr"])
+
+
+def test_export_tflite_and_savedmodel(trained_run, tmp_path, capsys):
+    flatbuffer = tmp_path / "model.tflite"
+    assert main(["export", str(trained_run / "savedmodel"), "--format", "tflite",
+                 "--out", str(flatbuffer), "--input-size", "16", "16"]) == 0
+    assert flatbuffer.stat().st_size > 0
+    assert "LceBconv2d" in capsys.readouterr().out or flatbuffer.read_bytes().count(b"LceBconv2d") > 0
+    assert main(["export", str(trained_run / "savedmodel"), "--format", "savedmodel",
+                 "--out", str(tmp_path / "sm"), "--verify"]) == 0
+    assert (tmp_path / "sm" / "saved_model.pb").exists()
+    assert main(["export", str(trained_run / "savedmodel"), "--format", "tflite",
+                 "--out", str(tmp_path / "x.tflite")]) == 2
+    assert "--input-size" in capsys.readouterr().err
