@@ -22,7 +22,13 @@ from larq_hsi import quantizers as hsi_quantizers
 
 __all__ = [
     "ATISTEConv2D",
+    "BilinearUpsample2x",
+    "ChannelSlice",
+    "CropLike",
+    "GroupConv2D",
     "LearnableBias",
+    "PadToMultiple",
+    "QuantGroupConv2D",
     "RPReLU",
     "ResidualAlignment",
     "SpectralRedistribution",
