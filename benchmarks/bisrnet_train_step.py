@@ -26,10 +26,14 @@ Run it with
     .venv/bin/python benchmarks/bisrnet_train_step.py --profile
     .venv/bin/python benchmarks/bisrnet_train_step.py --repeats 3 --size 128 --fit
 
-The default run takes about 3 minutes on 2 idle cores (most of it the graph
-construction and first call of the training step); `--profile` adds 1-2 minutes.
-Other processes on the machine slow every figure down: the load average is
-printed before and after.
+The default run takes about 2.5 minutes on 2 cores (about one minute of it is
+the tracing and first call of the training step); `--profile` adds about 2
+minutes. Other processes on the machine slow every figure down: the table also
+gives the process's CPU seconds per call, and the load average is printed.
+`TF_XLA_FLAGS` is honoured, e.g. to time XLA auto-clustering of the elementwise ops:
+
+    TF_XLA_FLAGS="--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit --tf_xla_ops_to_cluster=FUSIBLE" \
+        .venv/bin/python benchmarks/bisrnet_train_step.py
 """
 
 from __future__ import annotations
@@ -318,6 +322,8 @@ def main(argv=None):
     print(f"BiSRNet (simulation) on CPU: TF {tf.__version__}, {os.cpu_count()} cores, "
           f"batch {args.batch}, {args.size}x{args.size}x{BANDS}, {args.optimizer}, "
           f"warmup {args.warmup}, repeats {args.repeats}")
+    if os.environ.get("TF_XLA_FLAGS"):
+        print(f"TF_XLA_FLAGS={os.environ['TF_XLA_FLAGS']}")
 
     start = time.perf_counter()
     model = BiSRNet(input_size=(args.size, args.size))
