@@ -44,6 +44,8 @@ import numpy as np
 import tensorflow as tf
 from larq import utils as lq_utils
 
+from larq_hsi.checks import check_finite
+
 __all__ = [
     "CASSI_WAVELENGTHS",
     "REAL_MEASUREMENT_SCALE",
@@ -93,14 +95,7 @@ def _static_dims(tensor) -> list:
 def _check_finite(value, what: str) -> None:
     """`ValueError` on NaN/inf when the value is concrete (numpy or eager); graphs are not checked."""
     if isinstance(value, np.ndarray) or (isinstance(value, tf.Tensor) and hasattr(value, "numpy")):
-        array = np.asarray(value)
-        if np.issubdtype(array.dtype, np.floating):
-            bad = ~np.isfinite(array)
-            if bad.any():
-                first = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise ValueError(
-                    f"{what} must be finite, got {int(bad.sum())} NaN/inf value(s) (first at index {first})"
-                )
+        check_finite(np.asarray(value), what)
 
 
 def _as_float_tensor(value, what: str, dtype=None) -> tf.Tensor:
