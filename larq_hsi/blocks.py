@@ -70,9 +70,7 @@ def make_quantizer(spec, dtype=None, argument="quantizer"):
     """
     if spec is None:
         return None
-    if isinstance(spec, str):
-        prototype = Q.get(spec, argument=argument)
-    elif isinstance(spec, dict):
+    if isinstance(spec, (str, dict)):
         prototype = Q.get(spec, argument=argument)
     elif isinstance(spec, tf.keras.layers.Layer):
         prototype = spec

@@ -45,7 +45,7 @@ def _body(x, name, num_blocks, binarize, modules, dtype, conv_kwargs, ff_groups=
                                groups=ff_groups, **conv_kwargs)
 
     def run_blocks(h, prefix, count, name_of_part):
-        conv, _, kwargs = part(name_of_part)
+        _, _, kwargs = part(name_of_part)
         for j in range(count):
             h = B.bisr_block(h, f"{prefix}.blocks.{j}", **kwargs)
         return h
@@ -73,7 +73,7 @@ def _body(x, name, num_blocks, binarize, modules, dtype, conv_kwargs, ff_groups=
     return tf.keras.layers.Add(name=f"{name}.residual", dtype=dtype)([out, x])
 
 
-def _check_size(input_size, multiple, variant):
+def _check_size(input_size):
     if input_size is None:
         return None
     if len(input_size) != 2 or any(int(s) <= 0 for s in input_size):
@@ -115,7 +115,7 @@ def _build(
         raise ValueError(f"binarize: unknown part(s) {sorted(unknown)}, expected a subset of {BODY_PARTS}")
     if input_size is _DEFAULT:
         input_size = _DEFAULT_SIZES[variant]
-    size = _check_size(input_size, 8, variant)
+    size = _check_size(input_size)
     height, width = size if size is not None else (None, None)
     dtype = tf.as_dtype(dtype).name
 
