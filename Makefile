@@ -8,22 +8,31 @@ STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::UserWarning:tensorflow_addons
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test docs bench venv clean
 
 venv: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m larq_hsi.demo
 
 # pytest exits with 5 when it collects no test; that must not fail CI.
+# The suite includes a --smoke run of every script in examples/ (tests/test_examples.py);
+# the docs site is built last, in strict mode, so broken links fail CI too.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+	$(BIN)/python -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; \
+	if [ $$rc -ne 0 ]; then exit $$rc; fi
+	$(MAKE) --no-print-directory docs
+
+# The figures are generated from the package's own code on every build, never drawn by hand.
+docs: $(STAMP)
+	$(BIN)/python docs/make_figures.py
+	$(BIN)/mkdocs build --strict --quiet --site-dir site
 
 bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

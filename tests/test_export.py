@@ -207,6 +207,18 @@ def test_estimator_parameters_fold_away(rng):
     _check_ops(first)
 
 
+def test_rprelu_becomes_one_prelu_op(rng):
+    """RPReLU exports as PRELU + ADD (zeta), its gamma folded into the conv bias; no SELECT/GREATER."""
+    inp = tf.keras.Input((8, 8, 32), name="x")
+    h = tf.keras.layers.Conv2D(32, 1, name="conv")(inp)
+    model = tf.keras.Model(inp, L.RPReLU(name="rprelu")(h))
+    _randomize(model, rng)
+    report = export.to_tflite(model)
+    assert dict(report.ops) == {"CONV_2D": 1, "PRELU": 1, "ADD": 1}
+    x = rng.normal(size=(1, 8, 8, 32)).astype("float32")
+    np.testing.assert_allclose(export.lce_predict(report, x), model(x).numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_keras_route_gives_the_same_flatbuffer_ops(rng):
     model = _randomize(_block_model("bisr_fusion_down", size=8), rng)
     fast = export.to_tflite(model)

@@ -40,6 +40,30 @@ def test_rprelu_matches_eq_12(rng):
     np.testing.assert_allclose(layer(y).numpy(), expected, rtol=1e-14)
 
 
+def test_rprelu_relu_form_is_bitwise_the_case_form_with_eq_12_gradients(rng):
+    """The relu form (kept for TFLite's PRELU fusion) gives identical float32 values, zeros included."""
+    y = rng.normal(size=(3, 7, 7, 5)).astype("float32")
+    gamma = rng.normal(size=5).astype("float32")
+    y[0, 0, 0] = gamma  # y - gamma exactly 0 in every channel
+    layer = _built(L.RPReLU(), y.shape)
+    beta, zeta = rng.uniform(0, 1, size=5).astype("float32"), rng.normal(size=5).astype("float32")
+    layer.set_weights([gamma, beta, zeta])
+    shifted = y - gamma
+    case_form = np.where(shifted > 0, shifted, beta * shifted) + zeta
+    x = tf.constant(y)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = layer(x)
+    np.testing.assert_array_equal(out.numpy(), case_form)
+    dx, dgamma, dbeta, dzeta = tape.gradient(out, [x, layer.gamma, layer.beta, layer.zeta])
+    nonzero = shifted != 0
+    slope = np.where(shifted > 0, 1.0, beta)
+    np.testing.assert_allclose(dx.numpy()[nonzero], np.broadcast_to(slope, y.shape)[nonzero], rtol=1e-6)
+    np.testing.assert_allclose(dgamma.numpy(), -(slope * nonzero).sum(axis=(0, 1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(dbeta.numpy(), np.minimum(shifted, 0).sum(axis=(0, 1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(dzeta.numpy(), np.full(5, y[..., 0].size), rtol=1e-6)
+
+
 def test_learnable_bias_adds_per_channel_shift(rng):
     x = rng.normal(size=(4, 6))
     layer = _built(L.LearnableBias(dtype="float64"), x.shape)
