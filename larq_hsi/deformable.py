@@ -12,9 +12,13 @@ offsets zero this is exactly a stride-1 'same' zero-padded `Conv2D`.
 
 Offsets are a second input of shape `(B, H, W, 2K)`: channels `2k` and
 `2k + 1` are the row (y) and column (x) displacement of tap `k`, taps in
-row-major kernel order (torchvision's layout). Sampling goes through
-`tfa.image.resampler` (bilinear, zero outside, gradients to the data and to
-the offsets), so the layer works in float32 and float64.
+row-major kernel order (torchvision's layout). Bilinear sampling is written
+with core TensorFlow ops (a one-pixel zero border, `floor` and a batched
+`gather` of the four neighbours), the computation of
+`tfa.image.resampler`; unlike that custom op it converts to TensorFlow Lite
+builtins (`GATHER`, `FLOOR`, ...), so a model holding this layer exports to a
+flatbuffer and its SavedModel loads without TensorFlow Addons. Gradients
+reach the data and the offsets, in float32 and float64.
 
 Being a `Conv2D` (its kernel has the usual `(kh, kw, C, O)` layout),
 `larq.models.summary` and `larq_hsi.complexity` count its kernel MACs,
@@ -23,16 +27,10 @@ Being a `Conv2D` (its kernel has the usual `(kh, kw, C, O)` layout),
 
 from __future__ import annotations
 
-import warnings
-
 import tensorflow as tf
 from larq import utils as lq_utils
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    import tensorflow_addons as tfa
-
-__all__ = ["DeformableConv2D", "deformable_sample"]
+__all__ = ["DeformableConv2D", "bilinear_sample", "deformable_sample"]
 
 
 def _tap_offsets(kernel_size, dilation):
@@ -42,6 +40,36 @@ def _tap_offsets(kernel_size, dilation):
     rows = [(i - (kh - 1) / 2) * dh for i in range(kh) for _ in range(kw)]
     cols = [(j - (kw - 1) / 2) * dw for _ in range(kh) for j in range(kw)]
     return rows, cols
+
+
+def bilinear_sample(x, rows, cols):
+    r"""\(x\) read at real-valued pixel positions by bilinear interpolation, zero outside.
+
+    `x` is `(B, H, W, C)`; `rows` and `cols` are `(B, ...)` positions in pixels
+    (row `i`, column `j` of pixel `x[:, i, j]`). Returns `(B, ..., C)` with
+    \(\sum_{(a, b) \in \{0, 1\}^2} w_a(r) w_b(c)\, x[\lfloor r\rfloor + a, \lfloor c\rfloor + b]\),
+    \(w_1(t) = t - \lfloor t\rfloor\), \(w_0 = 1 - w_1\), and neighbours outside the
+    image read as 0.
+    """
+    shape = tf.shape(x)
+    batch, height, width = shape[0], shape[1], shape[2]
+    channels = x.shape[-1]
+    # Every neighbour outside the image is clipped onto the zero border, so it reads 0.
+    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    flat = tf.reshape(padded, tf.stack([batch, -1, shape[3]]))
+    row0, col0 = tf.floor(rows), tf.floor(cols)
+    row_weight, col_weight = rows - row0, cols - col0
+    out_shape = tf.concat([tf.shape(rows), [shape[3]]], axis=0)
+    result = 0
+    for d_row, w_row in ((0, 1 - row_weight), (1, row_weight)):
+        r = tf.clip_by_value(tf.cast(row0, tf.int32) + (d_row + 1), 0, height + 1)
+        for d_col, w_col in ((0, 1 - col_weight), (1, col_weight)):
+            c = tf.clip_by_value(tf.cast(col0, tf.int32) + (d_col + 1), 0, width + 1)
+            index = tf.reshape(r * (width + 2) + c, tf.stack([batch, -1]))
+            values = tf.reshape(tf.gather(flat, index, batch_dims=1), out_shape)
+            result = result + (w_row * w_col)[..., None] * values
+    result.set_shape(rows.shape.concatenate([channels]))
+    return result
 
 
 def deformable_sample(x, offsets, kernel_size, dilation=(1, 1)):
@@ -64,8 +92,7 @@ def deformable_sample(x, offsets, kernel_size, dilation=(1, 1)):
     offsets = tf.reshape(offsets, tf.stack([batch, height, width, taps, 2]))
     y = rows[None] + offsets[..., 0]  # (B, H, W, K)
     xx = cols[None] + offsets[..., 1]
-    warp = tf.stack([xx, y], axis=-1)  # the resampler wants (x, y)
-    sampled = tfa.image.resampler(x, warp)  # (B, H, W, K, C)
+    sampled = bilinear_sample(x, y, xx)  # (B, H, W, K, C)
     out = tf.reshape(sampled, tf.stack([batch, height, width, taps * channels]))
     out.set_shape([x.shape[0], x.shape[1], x.shape[2], None if channels is None else taps * channels])
     return out

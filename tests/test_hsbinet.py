@@ -10,11 +10,12 @@ import tensorflow as tf
 from larq_hsi import complexity
 from larq_hsi import layers as L
 from larq_hsi import quantizers as Q
-from larq_hsi.deformable import DeformableConv2D
+from larq_hsi.deformable import DeformableConv2D, bilinear_sample
 from larq_hsi.models.hsbinet import (
     ESTIMATORS,
     HighPass,
     HSBiNet,
+    Resize,
     ScaledApproxSign,
     binary_conv,
 )
@@ -94,6 +95,43 @@ def test_deformable_conv_offset_gradient_matches_finite_differences(rng):
         minus[index] -= eps
         numeric = (layer([x, plus]).numpy().sum() - layer([x, minus]).numpy().sum()) / (2 * eps)
         assert grad[index] == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bilinear_sample_equals_tfa_resampler_values_and_gradients(dtype, rng):
+    """The core-op sampler (which TFLite converts) computes what tfa's custom op computes."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import tensorflow_addons as tfa
+
+    x = tf.constant(rng.normal(size=(2, 6, 7, 3)), dtype)
+    rows = tf.constant(rng.uniform(-3, 9, size=(2, 6, 7, 4)), dtype)  # many outside the image
+    cols = tf.constant(rng.uniform(-3, 10, size=(2, 6, 7, 4)), dtype)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, rows, cols])
+        ours = bilinear_sample(x, rows, cols)
+        theirs = tfa.image.resampler(x, tf.stack([cols, rows], axis=-1))
+        loss_ours, loss_theirs = tf.reduce_sum(ours**2), tf.reduce_sum(theirs**2)
+    tol = 1e-12 if dtype == F64 else 1e-5
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=tol, atol=tol)
+    for a, b in zip(tape.gradient(loss_ours, [x, rows, cols]), tape.gradient(loss_theirs, [x, rows, cols])):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=tol, atol=tol * 10)
+
+
+@pytest.mark.parametrize("method", ["bicubic", "bilinear", "nearest"])
+def test_resize_by_matrices_equals_tf_image_resize(method, rng):
+    x = rng.normal(size=(2, 5, 7, 3)).astype("float32")
+    layer = Resize(4, method)
+    out = layer(x)
+    assert layer._matrices is not None  # the static-size (exportable) path
+    np.testing.assert_allclose(out.numpy(), tf.image.resize(x, [20, 28], method=method).numpy(),
+                               atol=2e-6)
+    dynamic = tf.function(layer.call).get_concrete_function(tf.TensorSpec((None, None, None, 3)))
+    np.testing.assert_allclose(dynamic(tf.constant(x[:, :4, :6])).numpy(),
+                               tf.image.resize(x[:, :4, :6], [16, 24], method=method).numpy(),
+                               atol=1e-6)
 
 
 def test_deformable_conv_rejects_bad_arguments():

@@ -78,6 +78,7 @@ of unscaled \(\pm 1\) weights.
 from __future__ import annotations
 
 import larq as lq
+import numpy as np
 import tensorflow as tf
 from larq import utils as lq_utils
 from larq.math import sign as lq_sign
@@ -160,6 +161,14 @@ class Resize(tf.keras.layers.Layer):
     Bicubic (Keys, a = -0.5) by default, the usual interpolation of the `lms`
     input of pan-sharpening data sets. The result is cast to the layer's dtype
     (`tf.image.resize` computes non-nearest methods in float32).
+
+    Resizing without antialiasing is linear and separable: with a static
+    input size the layer applies it as \(Y = A_h X A_w^\top\) per channel, with
+    the interpolation matrices \(A_h, A_w\) read off `tf.image.resize` of an
+    identity when the layer is built. The values are `tf.image.resize`'s to
+    float rounding, and the graph is two matrix products, which TensorFlow
+    Lite runs (it has no bicubic resize op). Inputs of unknown size go through
+    `tf.image.resize` itself.
     """
 
     def __init__(self, ratio: int = 4, method: str = "bicubic", **kwargs):
@@ -169,9 +178,30 @@ class Resize(tf.keras.layers.Layer):
         self.method = str(method)
         super().__init__(**kwargs)
 
+    def _matrix(self, size: int) -> np.ndarray:
+        """(size * ratio, size) matrix of the resize along one axis."""
+        with tf.init_scope():  # build may run while a graph is traced; this needs values
+            identity = tf.eye(size, batch_shape=[1])[..., None]  # (1, size, size, 1)
+            resized = tf.image.resize(identity, [size * self.ratio, size], method=self.method)
+            return resized.numpy()[0, :, :, 0]
+
+    def build(self, input_shape):
+        height, width = tf.TensorShape(input_shape)[1:3]
+        self._matrices = None
+        if height is not None and width is not None:
+            self._matrices = (self._matrix(int(height)), self._matrix(int(width)))
+        super().build(input_shape)
+
     def call(self, inputs):
-        shape = tf.shape(inputs)
-        out = tf.image.resize(inputs, [shape[1] * self.ratio, shape[2] * self.ratio], method=self.method)
+        if self._matrices is not None and inputs.shape[1:3] == (
+                self._matrices[0].shape[1], self._matrices[1].shape[1]):
+            rows, cols = (tf.constant(m, self.compute_dtype) for m in self._matrices)
+            out = tf.einsum("ih,bhwc->biwc", rows, tf.cast(inputs, self.compute_dtype))
+            out = tf.einsum("jw,biwc->bijc", cols, out)
+        else:
+            shape = tf.shape(inputs)
+            out = tf.image.resize(inputs, [shape[1] * self.ratio, shape[2] * self.ratio],
+                                  method=self.method)
         out = tf.cast(out, self.compute_dtype)
         out.set_shape(self.compute_output_shape(inputs.shape))
         return out
