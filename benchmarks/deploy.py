@@ -1,7 +1,8 @@
 """Deployment sizes and CPU latency: SavedModel, float TFLite and LCE flatbuffer.
 
-For each model (BiSRNet with the published weights, and its ungrouped
-`ff_groups=1` variant) at the paper's input size, prints:
+For each model (BiSRNet with the published weights, its ungrouped
+`ff_groups=1` variant, HS-BiNet and BBCU-M x4, the last three as built) at
+its paper's input size, prints:
 
 - sizes: float SavedModel, float TFLite (TensorFlow's own converter), LCE
   flatbuffer (and the same without tensor names), their ratios, and the LCE
@@ -21,7 +22,7 @@ A second, size-only table shows why the flatbuffer's distance to
 1s and 0s) the converter folds and dedupes them; trained (or here perturbed)
 vectors each stay a tensor with its own ops.
 
-    python benchmarks/deploy.py                      # simulation 256x256, both models
+    python benchmarks/deploy.py                      # all four models; BiSRNet at 256x256
     python benchmarks/deploy.py --real               # also the real system at 660x660
     python benchmarks/deploy.py --models bisrnet --threads 1 --repeats 3
     python benchmarks/deploy.py --size 64 --no-weights-study   # quick look
@@ -52,7 +53,7 @@ tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
 
 from larq_hsi import export  # noqa: E402
-from larq_hsi.models import BiSRNet  # noqa: E402
+from larq_hsi.models import BBCUSRResNet, BiSRNet, HSBiNet  # noqa: E402
 from larq_hsi.weights import load_bisrnet_reference  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -68,13 +69,20 @@ def _bisrnet(variant, size, **kwargs):
     return model, "as built (no published weights)"
 
 
-# name -> (builder(variant, size) -> (float32 model, weights description), description)
+# name -> (builder(variant, size) -> (float32 model, weights description), description).
+# BiSRNet entries follow --real/--size; the others are built at their paper's input size.
 MODELS = {
     "bisrnet": (lambda variant, size: _bisrnet(variant, size),
                 "published BiSRNet (grouped 3x3 block convs)"),
     "bisrnet-ungrouped": (lambda variant, size: _bisrnet(variant, size, ff_groups=1),
                           "BiSRNet(ff_groups=1)"),
+    "hsbinet": (lambda variant, size: (HSBiNet(bands=191, input_size=(16, 16), seed=0), "as built"),
+                "HS-BiNet, 191 bands (WDC), 16x16 HS + 64x64 PAN (Table 4's patch)"),
+    "bbcu-srresnet-x4-m": (lambda variant, size: (BBCUSRResNet(4, "M", input_shape=(180, 320, 3)),
+                                                  "as built"),
+                           "BBCU-M x4 on SRResNet, 320x180 input (BBCU's tables)"),
 }
+CASSI_MODELS = ("bisrnet", "bisrnet-ungrouped")
 
 
 def _inputs(model, variant, size, rng):
@@ -144,7 +152,9 @@ def measure(name, variant, size, threads, repeats, workdir, rng):
     build, _ = MODELS[name]
     t0 = time.perf_counter()
     model, weights = build(variant, size)
-    row = {"model": name, "variant": variant, "size": size, "weights": weights}
+    shape = "+".join("x".join(str(d) for d in t.shape[1:3]) for t in model.inputs)
+    label = f"{variant} {shape}" if name in CASSI_MODELS else shape
+    row = {"model": name, "variant": variant, "input": label, "weights": weights}
 
     saved = export.to_savedmodel(model, workdir / f"{name}_{variant}_savedmodel", verify=False)
     row["savedmodel"] = saved.size_bytes
@@ -155,7 +165,7 @@ def measure(name, variant, size, threads, repeats, workdir, rng):
     row["lce"] = report.flatbuffer_bytes
     row["lce_stripped"] = len(export.without_names(report.flatbuffer))
 
-    arrays, data = _inputs(model, variant, size, rng)
+    arrays, data = _inputs(model, variant if name in CASSI_MODELS else None, size, rng)
     row["data"] = data
     keras_out = model(arrays if len(arrays) > 1 else arrays[0], training=False).numpy()
     peak = float(np.max(np.abs(keras_out)))
@@ -199,7 +209,7 @@ def _kb(n):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default="bisrnet,bisrnet-ungrouped",
+    parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated, from {sorted(MODELS)}")
     parser.add_argument("--real", action="store_true",
                         help="also the real-system variant at 660x660 (slow: about 7x the pixels)")
@@ -229,6 +239,8 @@ def main(argv=None):
         for variant in variants:
             size = args.size or PAPER_SIZE[variant]
             for name in names:
+                if name not in CASSI_MODELS and variant != "simulation":
+                    continue  # built once, at its own paper size
                 print(f"measuring {name} ({variant}, {size}x{size}) ...", file=sys.stderr, flush=True)
                 rows.append(measure(name, variant, size, threads, args.repeats, workdir, rng))
         study = [] if args.no_weights_study else weights_study(args.size or 256, workdir)
@@ -246,7 +258,7 @@ def main(argv=None):
     print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         rep = r["report"]
-        print(f"| {r['model']} | {r['variant']} {r['size']}x{r['size']} | {r['weights']} | "
+        print(f"| {r['model']} | {r['input']} | {r['weights']} | "
               f"{_kb(r['savedmodel'])} | {_kb(r['float_tflite'])} | {_kb(r['lce'])} | "
               f"{_kb(r['lce_stripped'])} | {_kb(rep.theoretical_bytes)} | {_kb(rep.convertible_bytes)} | "
               f"{r['lce'] / r['float_tflite']:.3f} | {rep.ratio_to_theoretical:.3f} | "
@@ -261,7 +273,7 @@ def main(argv=None):
     print("| --- | --- | " + " | ".join("---: | ---:" for _ in threads) + " | ---: | ---: |")
     for r in rows:
         cells = " | ".join(f"{r[f'float_ms_{n}']:.0f} | {r[f'lce_ms_{n}']:.0f}" for n in threads)
-        print(f"| {r['model']} | {r['variant']} {r['size']}x{r['size']} ({r['data']} data) | {cells} | "
+        print(f"| {r['model']} | {r['input']} ({r['data']} data) | {cells} | "
               f"{r['psnr_float']:.1f} dB | {r['psnr_lce']:.1f} dB |")
     for r in rows:
         floats = r["report"].float_layers

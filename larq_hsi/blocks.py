@@ -151,12 +151,12 @@ def _split_halves(x, name, dtype):
 
 
 def bisr_downsample(x, name: str, dtype=None, conv=None, **conv_kwargs):
-    conv = conv or bisr_conv
     """Binarized downsample (BiSRNet Fig. 4a): C x H x W -> 2C x H/2 x W/2.
 
     2x2 average pool, then two 3x3 BiSR-Convs on the pooled tensor, concatenated
     (`biconv_1` first). Both keep their full-precision residual.
     """
+    conv = conv or bisr_conv
     pooled = tf.keras.layers.AveragePooling2D(2, name=f"{name}.pool", dtype=dtype)(x)
     a = conv(pooled, f"{name}.biconv_1", 3, dtype=dtype, **conv_kwargs)
     b = conv(pooled, f"{name}.biconv_2", 3, dtype=dtype, **conv_kwargs)
@@ -164,12 +164,12 @@ def bisr_downsample(x, name: str, dtype=None, conv=None, **conv_kwargs):
 
 
 def bisr_upsample(x, name: str, dtype=None, conv=None, **conv_kwargs):
-    conv = conv or bisr_conv
     """Binarized upsample (BiSRNet Fig. 4b): C x H x W -> C/2 x 2H x 2W.
 
     Bilinear x2 (half-pixel centres), split the channels in halves, a 3x3
     BiSR-Conv on each, output their mean.
     """
+    conv = conv or bisr_conv
     up = L.BilinearUpsample2x(name=f"{name}.up", dtype=dtype)(x)
     first, second = _split_halves(up, name, dtype)
     a = conv(first, f"{name}.biconv_1", 3, dtype=dtype, **conv_kwargs)
@@ -178,11 +178,11 @@ def bisr_upsample(x, name: str, dtype=None, conv=None, **conv_kwargs):
 
 
 def bisr_fusion_down(x, name: str, dtype=None, conv=None, **conv_kwargs):
-    conv = conv or bisr_conv
     """Binarized fusion down (BiSRNet Fig. 4c): C -> C/2 channels.
 
     Split in halves, a 1x1 BiSR-Conv on each, output their mean.
     """
+    conv = conv or bisr_conv
     first, second = _split_halves(x, name, dtype)
     a = conv(first, f"{name}.biconv_1", 1, dtype=dtype, **conv_kwargs)
     b = conv(second, f"{name}.biconv_2", 1, dtype=dtype, **conv_kwargs)
@@ -190,11 +190,11 @@ def bisr_fusion_down(x, name: str, dtype=None, conv=None, **conv_kwargs):
 
 
 def bisr_fusion_up(x, name: str, dtype=None, conv=None, **conv_kwargs):
-    conv = conv or bisr_conv
     """Binarized fusion up (BiSRNet Fig. 4d): C -> 2C channels.
 
     Two 1x1 BiSR-Convs on the same input, concatenated.
     """
+    conv = conv or bisr_conv
     a = conv(x, f"{name}.biconv_1", 1, dtype=dtype, **conv_kwargs)
     b = conv(x, f"{name}.biconv_2", 1, dtype=dtype, **conv_kwargs)
     return tf.keras.layers.Concatenate(name=f"{name}.concat", dtype=dtype)([a, b])

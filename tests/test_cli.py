@@ -153,3 +153,19 @@ def test_export_tflite_and_savedmodel(trained_run, tmp_path, capsys):
     assert main(["export", str(trained_run / "savedmodel"), "--format", "tflite",
                  "--out", str(tmp_path / "x.tflite")]) == 2
     assert "--input-size" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("task, crop, batch, lr", [
+    ("cassi", 256, 2, 4e-4),          # BiSRNet Sec. 4.1
+    ("pansharpening", None, 4, None),  # HS-BiNet: batch 4, the recipe's own rate
+    ("sr", 192, 16, 1e-4),             # BBCU Sec. 4: 16 x 192x192
+    ("denoise", 64, 32, 1e-4),         # BBCU Sec. 4: 32 x 64x64
+])
+def test_train_defaults_follow_each_papers_recipe(task, crop, batch, lr):
+    from larq_hsi.cli import _apply_task_defaults, build_parser
+
+    args = _apply_task_defaults(build_parser().parse_args(["train", "--task", task]))
+    assert (args.crop, args.batch_size, args.lr) == (crop, batch, lr)
+    given = _apply_task_defaults(build_parser().parse_args(
+        ["train", "--task", task, "--batch-size", "3", "--lr", "0.01", "--crop", "48"]))
+    assert (given.crop, given.batch_size, given.lr) == (48, 3, 0.01)

@@ -156,7 +156,7 @@ class ScaledApproxSign(Quantizer):
 
 @lq_utils.register_keras_custom_object
 class Resize(tf.keras.layers.Layer):
-    """Upscales height and width by an integer `ratio` with `tf.image.resize` (`method`, half-pixel centres).
+    r"""Upscales height and width by an integer `ratio` with `tf.image.resize` (`method`, half-pixel centres).
 
     Bicubic (Keys, a = -0.5) by default, the usual interpolation of the `lms`
     input of pan-sharpening data sets. The result is cast to the layer's dtype
