@@ -11,14 +11,20 @@ it (the zoo builds a layer by reading `input_quantizer`, then
 `kernel_quantizer`), which is HS-BiNet's one lambda per layer (Appendix A.1).
 
 Run: `python examples/atiste_larq_zoo.py` (a 32x32 model with 10 classes:
-summary, then one training step on random data).
+summary, then one training step on random data). `--smoke` narrows the
+network to 8 first-stage filters (seconds); `--out DIR` (default
+`runs/examples/atiste_larq_zoo`) receives `result.json` with the layer count
+and the losses before and after the step.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import os
 import warnings
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore")
@@ -102,14 +108,26 @@ def train_one_step(model: tf.keras.Model, batch: int = 4, seed: int = 0, learnin
     return float(before), float(after)
 
 
-def main():
-    model = atiste_binary_resnet_e18()
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--width", type=int, default=64, help="first-stage filters (64: the published network)")
+    parser.add_argument("--out", default="runs/examples/atiste_larq_zoo", help="folder for result.json")
+    parser.add_argument("--smoke", action="store_true", help="width 8 (seconds)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.width = 8
+    model = atiste_binary_resnet_e18(width=args.width)
     lq.models.summary(model)
     convs = [layer for layer in model.layers if isinstance(layer, lq.layers.QuantConv2D)]
     print(f"{len(convs)} binary convolutions, each with its own ATISTE pair; first layer's quantizers: "
           f"{type(convs[0].input_quantizer).__name__} / {type(convs[0].kernel_quantizer).__name__}")
     before, after = train_one_step(model)
     print(f"one Adam step on a random 32x32 batch: loss {before:.4f} -> {after:.4f}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"width": args.width, "binary_convolutions": len(convs), "loss_before": before, "loss_after": after}
+    (out / "result.json").write_text(json.dumps(result, indent=2))
+    print(f"wrote {out / 'result.json'}")
 
 
 if __name__ == "__main__":
