@@ -142,7 +142,8 @@ def profile(model: tf.keras.Model, binarized: Sequence[str] | None = None) -> Pr
     """Count the binary/float MACs and parameters of `model` and both conventions.
 
     `binarized`: layer-name prefixes of the binarized part for the papers'
-    convention; by default every layer except full-precision conv/dense layers.
+    convention; by default every layer except full-precision conv/dense layers,
+    and none at all in a model without 1-bit layers.
     """
     rows = []
     for layer in iter_layers(model):
@@ -156,6 +157,9 @@ def profile(model: tf.keras.Model, binarized: Sequence[str] | None = None) -> Pr
         else:
             in_part = layer.name.startswith(tuple(binarized))
         rows.append(_layer_cost(layer, in_part))
+    if binarized is None and not any(r.binary_kernel or r.binary_macs for r in rows):
+        # A full-precision model has no binarized part: nothing is counted /64 or /32.
+        rows = [dataclasses.replace(r, in_binarized_part=False) for r in rows]
 
     binary_macs = sum(r.macs for r in rows if r.binary_macs)
     float_macs = sum(r.macs for r in rows if not r.binary_macs)

@@ -57,6 +57,10 @@ def test_base_model_figures():
     assert p.binary_params == 0 and p.binary_macs == 0
     assert base.count_params() == pytest.approx(634e3, rel=1e-3)  # Table 2d text: 634 K
     assert p.float_macs / 1e9 == pytest.approx(10.47, abs=0.005)  # paper: 10.52 G
+    # No binarized part: the papers' convention is the plain count.
+    assert p.part_params == p.part_macs == 0
+    assert p.paper_params == base.count_params()
+    assert p.paper_ops == p.float_macs
 
 
 @pytest.mark.parametrize(
