@@ -8,7 +8,7 @@ scene, each shifted 2 pixels further along the width by the disperser
 script reports the cube's statistics and writes previews to look at.
 
 Steps: read the measurement (`.mat` key `meas_real`, or `.npy`), scale it as
-the reference does (`larq_hsi.cli.prepare_real_measurement`: clip to [0, 1],
+the reference does (`larq_hsi.cassi.prepare_real_measurement`: clip to [0, 1],
 then `y / max(y) * 0.8`), build `BiSRNet(variant="real")` and load the
 published weights (`larq_hsi.weights.load_bisrnet_reference`), reconstruct.
 
@@ -45,9 +45,8 @@ import numpy as np  # noqa: E402
 import scipy.io  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from larq_hsi import data, previews  # noqa: E402
+from larq_hsi import cassi, data, previews  # noqa: E402
 from larq_hsi.checks import reconstruct  # noqa: E402
-from larq_hsi.cli import prepare_real_measurement  # noqa: E402
 from larq_hsi.models import BiSRNet  # noqa: E402
 from larq_hsi.weights import load_bisrnet_reference  # noqa: E402
 
@@ -80,8 +79,7 @@ def main(argv=None) -> int:
             return 2
 
     # 1. The measurement, scaled as the reference scales real measurements.
-    y = np.squeeze(data.read_array(args.measurement, candidates=("meas_real", "meas", "measurement")))
-    y = prepare_real_measurement(y)
+    y = cassi.prepare_real_measurement(data.read_measurement(args.measurement))
     height, width = y.shape[0], y.shape[1] - STEP * (BANDS - 1)
     print(f"measurement {Path(args.measurement).name}: {y.shape[0]}x{y.shape[1]} "
           f"-> a {height}x{width}x{BANDS} cube (dispersion step {STEP})")

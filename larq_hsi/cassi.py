@@ -48,6 +48,7 @@ from larq_hsi.checks import check_finite
 
 __all__ = [
     "CASSI_WAVELENGTHS",
+    "REAL_MEASUREMENT_PEAK",
     "REAL_MEASUREMENT_SCALE",
     "ShiftBack",
     "Simulation",
@@ -62,6 +63,7 @@ __all__ = [
     "measure_np",
     "network_input",
     "network_input_np",
+    "prepare_real_measurement",
     "random_mask",
     "scale_2_over_n",
     "shift_back",
@@ -83,6 +85,23 @@ CASSI_WAVELENGTHS = np.array(
 #: in the reference (`meas / 28 * 2 * 1.2`, before shot noise), relative to N:
 #: the input is `measurement / N * 2 * REAL_MEASUREMENT_SCALE`.
 REAL_MEASUREMENT_SCALE = 1.2
+
+
+#: A real measurement's peak after `prepare_real_measurement` (the reference's `y / max(y) * 0.8`).
+REAL_MEASUREMENT_PEAK = 0.8
+
+
+def prepare_real_measurement(measurement) -> np.ndarray:
+    """A real-system measurement as the published real BiSRNet expects it (NumPy, float32).
+
+    As the reference test script does: clip to \([0, 1]\), then scale the peak to 0.8,
+    \(y \leftarrow 0.8\, y / \max(y)\). Raises `ValueError` for an all-zero measurement.
+    """
+    y = np.clip(np.asarray(measurement, np.float32), 0.0, 1.0)
+    peak = float(y.max())
+    if peak <= 0:
+        raise ValueError("the measurement is all zeros (or negative) after clipping to [0, 1]")
+    return y / peak * REAL_MEASUREMENT_PEAK
 
 
 # --------------------------------------------------------------------------- checks

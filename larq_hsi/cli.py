@@ -22,7 +22,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__all__ = ["main", "prepare_real_measurement"]
+__all__ = ["main"]
 
 SUMMARY_MODELS = {
     "bisrnet": ("larq_hsi.models", "BiSRNet", {}),
@@ -45,31 +45,6 @@ def _quiet():
 
     tf.get_logger().setLevel(logging.ERROR)
     logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
-
-
-def prepare_real_measurement(measurement):
-    """The reference's real-system input: clip to [0, 1], then `y / max(y) * 0.8`."""
-    import numpy as np
-
-    y = np.clip(np.asarray(measurement, np.float32), 0.0, 1.0)
-    peak = float(y.max())
-    if peak <= 0:
-        raise ValueError("the measurement is all zeros (or negative) after clipping to [0, 1]")
-    return y / peak * 0.8
-
-
-def _read_measurement(path):
-    import numpy as np
-
-    from larq_hsi import data
-    from larq_hsi.checks import check_finite
-
-    y = data.read_array(path, candidates=("meas_real", "meas", "measurement", "y"))
-    y = np.squeeze(np.asarray(y, np.float32))
-    if y.ndim != 2:
-        raise ValueError(f"{path}: a measurement must be 2-D (height, width), got shape {y.shape}")
-    check_finite(y, f"measurement {path}")
-    return y
 
 
 def _pansharpening_data(path, count, size, bands, seed):
@@ -274,7 +249,7 @@ def _cmd_reconstruct(args):
     from larq_hsi import cassi, data, previews
     from larq_hsi.checks import reconstruct
 
-    y = _read_measurement(args.measurement)
+    y = data.read_measurement(args.measurement)
     if (args.model is None) == (args.weights is None):
         raise ValueError("give exactly one of --model SAVEDMODEL or --weights REFERENCE.npz")
     bands, step = 28, 2
@@ -300,7 +275,7 @@ def _cmd_reconstruct(args):
         model = BiSRNet(variant=variant, input_size=None)
         load_bisrnet_reference(model, args.weights, variant=variant)
     if variant == "real":
-        inputs = [prepare_real_measurement(y)]
+        inputs = [cassi.prepare_real_measurement(y)]
     else:
         if mask is None:
             raise ValueError("the simulation variant needs --mask (the 2-D coded aperture)")

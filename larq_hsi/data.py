@@ -29,9 +29,11 @@ from larq_hsi import cassi
 __all__ = [
     "CUBE_KEYS",
     "INTEGER_SCALE",
+    "MEASUREMENT_KEYS",
     "false_colour",
     "load_cube",
     "read_array",
+    "read_measurement",
     "read_png",
     "save_preview",
     "synthetic_scene",
@@ -102,6 +104,27 @@ def _read_mat(path: Path, key: str | None, candidates: Sequence[str]) -> np.ndar
         raise ValueError(f"cannot read {path} as a MATLAB file: {error}") from error
     names = [name for name in contents if not name.startswith("__")]
     return contents[_pick_key(path, names, key, candidates)]
+
+
+#: Variable names tried, in order, when a measurement file is read: the real
+#: measurements' `meas_real`, then generic names.
+MEASUREMENT_KEYS = ("meas_real", "meas", "measurement", "y")
+
+
+def read_measurement(path, key: str | None = None) -> np.ndarray:
+    """A 2-D CASSI measurement `(height, width)` as float32 from `.mat`, `.npy`, `.npz` or HDF5.
+
+    Without `key`, the first of `MEASUREMENT_KEYS` present is read. Raises
+    `ValueError` naming the file when the array is not 2-D (after dropping
+    axes of length 1) or holds NaN or infinity.
+    """
+    from larq_hsi.checks import check_finite
+
+    y = np.squeeze(np.asarray(read_array(path, key=key, candidates=MEASUREMENT_KEYS), np.float32))
+    if y.ndim != 2:
+        raise ValueError(f"{path}: a measurement must be 2-D (height, width), got shape {y.shape}")
+    check_finite(y, f"measurement {path}")
+    return y
 
 
 def read_array(path, key: str | None = None, candidates: Sequence[str] = ()) -> np.ndarray:

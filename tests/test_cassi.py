@@ -357,3 +357,10 @@ def test_nan_and_bad_shapes_are_reported(rng):
         cassi.shift_back(np.ones((1, 4, 54)))
     with pytest.raises(ValueError, match="step"):
         cassi.measure(np.ones((4, 4, 3)), np.ones((4, 4)), step=-1)
+
+
+def test_prepare_real_measurement_follows_reference():
+    y = np.array([[-0.5, 0.25], [0.5, 2.0]])
+    np.testing.assert_allclose(cassi.prepare_real_measurement(y), [[0.0, 0.2], [0.4, 0.8]])
+    with pytest.raises(ValueError, match="all zeros"):
+        cassi.prepare_real_measurement(np.zeros((2, 2)))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from larq_hsi import cassi
-from larq_hsi.cli import main, prepare_real_measurement
+from larq_hsi.cli import main
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -103,13 +103,6 @@ def test_summary_prints_larq_table_and_conventions(capsys):
     assert "1-bit MACs" in out and "paper OPs" in out
     # 64x64 is 1/16 of the paper's 256x256: the binary MACs scale with the pixels.
     assert f"{9_439_281_152 // 16:,d}" in out
-
-
-def test_prepare_real_measurement_follows_reference():
-    y = np.array([[-0.5, 0.25], [0.5, 2.0]])
-    np.testing.assert_allclose(prepare_real_measurement(y), [[0.0, 0.2], [0.4, 0.8]])
-    with pytest.raises(ValueError, match="all zeros"):
-        prepare_real_measurement(np.zeros((2, 2)))
 
 
 def test_reconstruct_real_scene_with_published_weights(shared_dir, tmp_path):

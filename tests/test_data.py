@@ -312,3 +312,19 @@ def test_save_preview_colours_follow_wavelength(tmp_path):
     np.testing.assert_array_equal(written, (rgb_blue * 255 + 0.5).astype(np.uint8))
     with pytest.raises(ValueError, match="bands"):
         data.save_preview(np.zeros((4, 4)), tmp_path / "x.png")
+
+
+def test_read_measurement_finds_the_key_and_rejects_bad_arrays(tmp_path):
+    import scipy.io
+
+    y = np.arange(12, dtype=np.float32).reshape(3, 4)
+    scipy.io.savemat(tmp_path / "m.mat", {"meas_real": y[None]})
+    np.testing.assert_array_equal(data.read_measurement(tmp_path / "m.mat"), y)
+    np.save(tmp_path / "cube.npy", np.zeros((3, 4, 2), np.float32))
+    with pytest.raises(ValueError, match="2-D.*got shape \\(3, 4, 2\\)"):
+        data.read_measurement(tmp_path / "cube.npy")
+    bad = y.copy()
+    bad[1, 1] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    with pytest.raises(ValueError, match="nan.npy"):
+        data.read_measurement(tmp_path / "nan.npy")
