@@ -109,6 +109,8 @@ BLOCKS = {
     "normal_fusion_up": (lambda x: B.normal_fusion_up(x, "nfu"), 32),
     "atiste_conv": (lambda x: L.ATISTEConv2D(32, 3, padding="same", use_bias=False,
                                               name="atiste")(x), 32),
+    "bbcu_v1_unit": (lambda x: B.bbcu_conv(x, "bbcu", version="v1"), 32),  # with BatchNorm
+    "bbcu_v4_unit": (lambda x: B.bbcu_conv(x, "bbcu", version="v4"), 32),
 }
 
 
