@@ -328,6 +328,11 @@ def _cmd_export(args):
             if not args.input_size:
                 raise ValueError("this model takes any input size; give --input-size H W for the flatbuffer")
             model = _fixed_size_copy(model, tuple(args.input_size))
+        elif args.input_size and tuple(args.input_size) != tuple(model.inputs[0].shape[1:3]):
+            raise ValueError(
+                f"this model was built for {tuple(model.inputs[0].shape[1:3])} inputs, got --input-size "
+                f"{tuple(args.input_size)}; drop --input-size (a fixed-size model keeps its size) or "
+                f"export a model built with input_size=None")
         report = export.to_tflite(model, out)
     print(report)
 
@@ -412,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=("savedmodel", "tflite"), required=True)
     exp.add_argument("--out", required=True, help="output folder (savedmodel) or .tflite file")
     exp.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
-                     help="tflite: spatial size for models built for any size")
+                     help="tflite: spatial size, required for (and only accepted by) models built for any size")
     exp.add_argument("--verify", action="store_true", help="savedmodel: reload and compare predictions")
     exp.set_defaults(func=_cmd_export)
 

@@ -58,10 +58,27 @@ def save_band_grid(cube, path, wavelengths=None, bands=None, columns: int = 4) -
     return path
 
 
-def default_pixels(cube, count: int = 4) -> list[tuple[int, int]]:
-    """`count` pixels spread over the image (a diagonal), for spectral curves."""
-    h, w = _check_cube(cube).shape[:2]
-    return [(int(h * (i + 1) / (count + 1)), int(w * (i + 1) / (count + 1))) for i in range(count)]
+def default_pixels(cube, count: int = 4, grid: int = 4) -> list[tuple[int, int]]:
+    """`count` pixels on the brightest parts of the image, spread over it, for spectral curves.
+
+    The band-mean image is box-smoothed (5x5, so single hot pixels do not win)
+    and cut into `grid` x `grid` cells; each cell offers its brightest pixel,
+    and the `count` brightest offers are returned, brightest first. Real CASSI
+    scenes are mostly dark background, where spectra say little.
+    """
+    from scipy.ndimage import uniform_filter
+
+    brightness = uniform_filter(_check_cube(cube).mean(axis=-1).astype(np.float64), size=5,
+                                mode="nearest")
+    h, w = brightness.shape
+    offers = []
+    for rows in np.array_split(np.arange(h), min(grid, h)):
+        for cols in np.array_split(np.arange(w), min(grid, w)):
+            cell = brightness[np.ix_(rows, cols)]
+            r, c = np.unravel_index(int(np.argmax(cell)), cell.shape)
+            offers.append((float(cell[r, c]), int(rows[r]), int(cols[c])))
+    offers.sort(key=lambda o: -o[0])
+    return [(r, c) for _, r, c in offers[:count]]
 
 
 def save_spectra(cube, path, pixels=None, wavelengths=None, reference=None) -> Path:

@@ -178,3 +178,21 @@ def test_train_defaults_follow_each_papers_recipe(task, crop, batch, lr):
     given = _apply_task_defaults(build_parser().parse_args(
         ["train", "--task", task, "--batch-size", "3", "--lr", "0.01", "--crop", "48"]))
     assert (given.crop, given.batch_size, given.lr) == (48, 3, 0.01)
+
+
+def test_export_rejects_an_input_size_a_fixed_size_model_cannot_take(tmp_path, capsys):
+    import tensorflow as tf
+
+    from larq_hsi import blocks, export
+
+    inp = tf.keras.Input((8, 8, 32), name="x")
+    model = tf.keras.Model(inp, blocks.bisr_conv(inp, "conv", 3))
+    export.to_savedmodel(model, tmp_path / "fixed", verify=False)
+    assert main(["export", str(tmp_path / "fixed"), "--format", "tflite", "--out",
+                 str(tmp_path / "x.tflite"), "--input-size", "16", "16"]) == 2
+    err = capsys.readouterr().err
+    assert "built for (8, 8)" in err and "(16, 16)" in err
+    assert not (tmp_path / "x.tflite").exists()
+    assert main(["export", str(tmp_path / "fixed"), "--format", "tflite", "--out",
+                 str(tmp_path / "x.tflite"), "--input-size", "8", "8"]) == 0
+    assert (tmp_path / "x.tflite").stat().st_size > 0

@@ -328,3 +328,17 @@ def test_read_measurement_finds_the_key_and_rejects_bad_arrays(tmp_path):
     np.save(tmp_path / "nan.npy", bad)
     with pytest.raises(ValueError, match="nan.npy"):
         data.read_measurement(tmp_path / "nan.npy")
+
+
+def test_default_spectra_pixels_land_on_the_bright_objects():
+    from larq_hsi import previews
+
+    cube = np.zeros((64, 80, 28), np.float32)
+    cube[5:15, 60:72] = 0.8    # a bright object in the top-right cell
+    cube[40:56, 8:20] = 0.5    # a dimmer one bottom-left
+    cube[30, 40] = 5.0         # a single hot pixel: smoothed away
+    pixels = previews.default_pixels(cube, count=2)
+    assert len(pixels) == 2
+    (r1, c1), (r2, c2) = pixels
+    assert 5 <= r1 < 15 and 60 <= c1 < 72
+    assert 40 <= r2 < 56 and 8 <= c2 < 20

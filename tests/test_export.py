@@ -491,5 +491,21 @@ def test_savedmodel_verify_catches_a_mismatch(tmp_path, rng, monkeypatch):
         return restored
 
     monkeypatch.setattr(tf.keras.models, "load_model", tampered)
-    with pytest.raises(AssertionError, match=re.escape("max |diff|")):
+    with pytest.raises(AssertionError, match=re.escape("load_model gives max |diff|")):
         export.to_savedmodel(model, tmp_path / "saved")
+
+
+def test_savedmodel_verify_catches_a_miswired_signature(tmp_path, rng, monkeypatch):
+    """A serving signature that feeds one input twice (a wiring fault) fails the SNR bound."""
+    model = _randomize(_two_input_model(), rng)
+    original = tf.saved_model.load
+
+    class Miswired:
+        def __init__(self, loaded):
+            signature = loaded.signatures["serving_default"]
+            self.signatures = {"serving_default": lambda H, Phi: signature(H=H, Phi=H)}
+
+    monkeypatch.setattr(tf.saved_model, "load", lambda path, *a, **k: Miswired(original(path, *a, **k)))
+    with pytest.raises(AssertionError, match="serving signature agrees only to"):
+        export.to_savedmodel(model, tmp_path / "saved")
+
