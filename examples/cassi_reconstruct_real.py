@@ -42,7 +42,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore")
 
 import numpy as np  # noqa: E402
-import scipy.io  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from larq_hsi import cassi, data, previews  # noqa: E402
@@ -105,15 +104,8 @@ def main(argv=None) -> int:
                                         list(zip(wavelengths, spectrum))[:: max(1, BANDS // 7)]))
 
     # 4. The cube and its previews.
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "cube.npy", cube)
-    scipy.io.savemat(out / "cube.mat", {"cube": cube})
-    data.save_preview(cube, out / "rgb.png")
-    previews.save_band_grid(cube, out / "bands.png")
-    previews.save_spectra(cube, out / "spectra.png")
-    for name in ("cube.npy", "cube.mat", "rgb.png", "bands.png", "spectra.png"):
-        print(f"  wrote {out / name}")
+    for path in previews.save_cube(cube, args.out):
+        print(f"  wrote {path}")
     return 0
 
 

@@ -244,7 +244,6 @@ def _cmd_evaluate(args):
 
 def _cmd_reconstruct(args):
     import numpy as np
-    import scipy.io
 
     from larq_hsi import cassi, data, previews
     from larq_hsi.checks import reconstruct
@@ -284,12 +283,7 @@ def _cmd_reconstruct(args):
     cube = np.clip(reconstruct(model, inputs)[0], 0.0, 1.0)
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "cube.npy", cube)
-    scipy.io.savemat(out / "cube.mat", {"cube": cube})
-    data.save_preview(cube, out / "rgb.png")
-    previews.save_band_grid(cube, out / "bands.png")
-    previews.save_spectra(cube, out / "spectra.png")
+    previews.save_cube(cube, out)
     print(f"reconstructed {cube.shape} cube ({variant} variant) -> {out}/cube.npy, cube.mat")
     print(f"previews: {out}/rgb.png, {out}/bands.png, {out}/spectra.png")
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from larq_hsi import data
 
-__all__ = ["default_pixels", "save_band_grid", "save_spectra"]
+__all__ = ["default_pixels", "save_band_grid", "save_cube", "save_spectra"]
 
 
 def _pyplot():
@@ -104,3 +104,27 @@ def save_spectra(cube, path, pixels=None, wavelengths=None, reference=None) -> P
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+CUBE_FILES = ("cube.npy", "cube.mat", "rgb.png", "bands.png", "spectra.png")
+
+
+def save_cube(cube, folder) -> list[Path]:
+    """A reconstructed cube `(H, W, bands)` and its previews under `folder`; returns the paths.
+
+    Writes `cube.npy`, `cube.mat` (key `cube`), `rgb.png` (false colour,
+    `data.save_preview`), `bands.png` (`save_band_grid`) and `spectra.png`
+    (`save_spectra` at `default_pixels`), in that order.
+    """
+    import scipy.io
+
+    cube = _check_cube(cube)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / name for name in CUBE_FILES]
+    np.save(paths[0], cube)
+    scipy.io.savemat(paths[1], {"cube": cube})
+    data.save_preview(cube, paths[2])
+    save_band_grid(cube, paths[3])
+    save_spectra(cube, paths[4])
+    return paths

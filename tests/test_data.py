@@ -342,3 +342,14 @@ def test_default_spectra_pixels_land_on_the_bright_objects():
     (r1, c1), (r2, c2) = pixels
     assert 5 <= r1 < 15 and 60 <= c1 < 72
     assert 40 <= r2 < 56 and 8 <= c2 < 20
+
+
+def test_save_cube_writes_the_cube_and_its_previews(tmp_path):
+    from larq_hsi import previews
+
+    cube = np.random.default_rng(0).uniform(size=(12, 16, 28)).astype(np.float32)
+    paths = previews.save_cube(cube, tmp_path / "out")
+    assert [p.name for p in paths] == list(previews.CUBE_FILES)
+    assert all(p.stat().st_size > 0 for p in paths)
+    np.testing.assert_array_equal(np.load(paths[0]), cube)
+    np.testing.assert_array_equal(scipy.io.loadmat(str(paths[1]))["cube"], cube)
