@@ -13,7 +13,7 @@ import numpy as np
 
 from larq_hsi import data
 
-__all__ = ["default_pixels", "save_band_grid", "save_cube", "save_spectra"]
+__all__ = ["CUBE_FILES", "default_pixels", "save_band_grid", "save_cube", "save_spectra"]
 
 
 def _pyplot():
@@ -106,6 +106,7 @@ def save_spectra(cube, path, pixels=None, wavelengths=None, reference=None) -> P
     return path
 
 
+#: The files `save_cube` writes, in order.
 CUBE_FILES = ("cube.npy", "cube.mat", "rgb.png", "bands.png", "spectra.png")
 
 
