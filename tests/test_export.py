@@ -346,31 +346,75 @@ def ungrouped():
     return _network_case("simulation", np.random.default_rng(8), fresh=True, ff_groups=1)
 
 
+TRIALS = 5  # inputs per whole-network comparison
+ROUNDING_PSNR = 120.0  # dB: a relative RMS error of 1e-6, a few float32 ulps
+
+
+def _agreement_over_inputs(model, twin, report, inputs):
+    """PSNRs over `inputs`: {"f32 vs f64": [...], "LCE vs f64": [...], "LCE vs f32": [...]}.
+
+    The standard: LCE must agree with the exact (float64) Keras run as well as
+    Keras float32 does, to within 3 dB, in the median over several inputs.
+
+    - Against float64, not float32: LCE and Keras float32 are two independent
+      float32 computations, so even without any flip their difference has
+      about sqrt(2) times the error of either against the exact run, which is
+      exactly 3 dB less PSNR (measured: 135 vs 137.5 dB on a random-weight
+      BiSRNet); comparing both to float64 compares like with like.
+    - The median: a sign flip (a pre-activation within rounding of zero) is a
+      rare event on either side. On one input Keras f32 flips against f64
+      while LCE does not, on another the reverse.
+    - Capped at float32's resolution: when nothing flips, both runs sit at
+      rounding level (about 136-139 dB here), where LCE's float epilogues
+      (fused multipliers, PRELU) round a little differently from Keras's. Any
+      agreement above `ROUNDING_PSNR` counts as rounding, so the requirement
+      is min(f32 vs f64, `ROUNDING_PSNR`) - 3 dB.
+    """
+    found = {"f32 vs f64": [], "LCE vs f64": [], "LCE vs f32": []}
+    for x in inputs:
+        out64 = twin([a.astype("float64") for a in x], training=False).numpy()
+        out32 = model(x, training=False).numpy()
+        lite = export.lce_predict(report, x)
+        peak = float(np.max(np.abs(out64)))
+        found["f32 vs f64"].append(_psnr(out32, out64, peak))
+        found["LCE vs f64"].append(_psnr(lite, out64, peak))
+        found["LCE vs f32"].append(_psnr(lite, out32, peak))
+    return found
+
+
+def _assert_lce_as_exact_as_keras(label, found):
+    median = {k: float(np.median(v)) for k, v in found.items()}
+    print(f"\n{label}: " + "; ".join(f"median {k} {median[k]:.1f} dB [{_dB(v)}]" for k, v in found.items()))
+    assert median["LCE vs f64"] >= min(median["f32 vs f64"], ROUNDING_PSNR) - 3.0, median
+
+
+def _dB(values):
+    return ", ".join(f"{v:.1f}" for v in values)
+
+
 @pytest.mark.parametrize("variant", ["simulation", "real"])
 def test_whole_network_psnr_against_float64(variant, simulation, rng):
     if variant == "simulation":
-        case = simulation
-        x, data = _simulation_inputs(rng)
+        case, make_input = simulation, _simulation_inputs
     else:
-        case = _network_case("real", np.random.default_rng(9))
-        x, data = _real_inputs(rng)
+        case, make_input = _network_case("real", np.random.default_rng(9)), _real_inputs
     model, report = case["model"], case["report"]
     twin = BiSRNet(variant=variant, input_size=(SIZE, SIZE), dtype="float64")
     twin.set_weights(model.get_weights())
-    feed = x if len(model.inputs) > 1 else [x]
-    out64 = twin([a.astype("float64") for a in feed] if len(feed) > 1 else feed[0].astype("float64"),
-                 training=False).numpy()
-    out32 = model(x, training=False).numpy()
-    lite = export.lce_predict(report, x)
-    peak = float(np.max(np.abs(out64)))
-    keras_vs_64 = _psnr(out32, out64, peak)
-    lce_vs_keras = _psnr(lite, out32, peak)
-    lce_vs_64 = _psnr(lite, out64, peak)
-    print(f"\nBiSRNet {variant} {SIZE}x{SIZE} ({case['weights']} weights, {data} input): "
-          f"Keras f32 vs f64 {keras_vs_64:.1f} dB, LCE vs Keras f32 {lce_vs_keras:.1f} dB, "
-          f"LCE vs Keras f64 {lce_vs_64:.1f} dB")
-    assert lce_vs_keras >= keras_vs_64 - 3.0
+    first, data = make_input(rng)  # the real data when ../shared has it
+    inputs = [first] + [_random_like(first, rng) for _ in range(TRIALS - 1)]
+    inputs = [x if isinstance(x, list) else [x] for x in inputs]
+    found = _agreement_over_inputs(model, twin, report, inputs)
+    _assert_lce_as_exact_as_keras(
+        f"BiSRNet {variant} {SIZE}x{SIZE} ({case['weights']} weights; {data} input, then random)", found)
     _check_ops(report)
+
+
+def _random_like(x, rng):
+    """Random inputs shaped like `x` (a list of arrays or one array), in [0, max]."""
+    arrays = x if isinstance(x, list) else [x]
+    out = [rng.uniform(0, float(a.max()), size=a.shape).astype("float32") for a in arrays]
+    return out if isinstance(x, list) else out[0]
 
 
 OTHER_NETWORKS = {
@@ -394,15 +438,11 @@ def test_whole_network_psnr_other_families(name, rng):
     assert not set(report.ops) & {"TANH", "SIGN", "ABS", "ROUND"}  # estimators fold away
     twin = build("float64")
     twin.set_weights(model.get_weights())
-    x = [rng.uniform(0, 1, size=(1, *i.shape[1:])).astype("float32") for i in model.inputs]
-    out64 = twin([a.astype("float64") for a in x], training=False).numpy()
-    out32 = model(x, training=False).numpy()
-    lite = export.lce_predict(report, x)
-    peak = float(np.max(np.abs(out64)))
-    keras_vs_64, lce_vs_keras = _psnr(out32, out64, peak), _psnr(lite, out32, peak)
-    print(f"\n{name}: Keras f32 vs f64 {keras_vs_64:.1f} dB, LCE vs Keras f32 {lce_vs_keras:.1f} dB, "
-          f"{report.binary_ops} LceBconv2d, {report.flatbuffer_bytes / 1e3:.1f} KB")
-    assert lce_vs_keras >= keras_vs_64 - 3.0
+    inputs = [[rng.uniform(0, 1, size=(1, *i.shape[1:])).astype("float32") for i in model.inputs]
+              for _ in range(TRIALS)]
+    found = _agreement_over_inputs(model, twin, report, inputs)
+    _assert_lce_as_exact_as_keras(
+        f"{name} ({report.binary_ops} LceBconv2d, {report.flatbuffer_bytes / 1e3:.1f} KB)", found)
 
 
 def test_report_on_published_bisrnet(simulation):
