@@ -11,7 +11,7 @@ and `larq_hsi.complexity.profile`, which counts the cost two ways:
   Params = Params_f + Params_b / 32 (a binary op or weight counted as 1/64 or
   1/32 of a float one).
 
-The models are those `larq-hsi summary` knows (the published BiSRNet in its
+The models are `larq_hsi.models.registry.ASSEMBLED`, the ones `larq-hsi summary` knows (the published BiSRNet in its
 simulation and real-system variants, the ungrouped BiSRNet that converts to
 true 1-bit ops, BiSRNet's full-precision base model, HS-BiNet, BBCU-L/M on
 SRResNet, BBCU's DnCNN and DnCNN-3) and the BNN baselines of BiSRNet's
@@ -46,27 +46,12 @@ import larq as lq  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from larq_hsi import complexity  # noqa: E402
-from larq_hsi import models as M  # noqa: E402
+from larq_hsi.models import registry  # noqa: E402
+from larq_hsi.models.registry import ASSEMBLED  # noqa: E402
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
 
-# name -> (builder of a model for an input size (height, width), the papers' size)
-MODELS = {
-    "bisrnet": (lambda s: M.BiSRNet(input_size=s), (256, 256)),
-    "bisrnet-real": (lambda s: M.BiSRNet(variant="real", input_size=s), (660, 660)),
-    "bisrnet-ungrouped": (lambda s: M.BiSRNet(ff_groups=1, input_size=s), (256, 256)),
-    "bisr-base": (lambda s: M.BiSRBaseModel(input_size=s), (256, 256)),
-    # HS-BiNet: the size is the low-resolution input's (x4 for the PAN); 191 bands as WDC.
-    "hsbinet": (lambda s: M.HSBiNet(bands=191, input_size=s), (16, 16)),
-    "bbcu-srresnet-x4-l": (lambda s: M.BBCUSRResNet(scale=4, variant="L", input_shape=(*s, 3)), (180, 320)),
-    "bbcu-srresnet-x4-m": (lambda s: M.BBCUSRResNet(scale=4, variant="M", input_shape=(*s, 3)), (180, 320)),
-    "bbcu-dncnn": (lambda s: M.BBCUDnCNN(input_shape=(*s, 3)), (180, 320)),
-    "bbcu-dncnn3": (lambda s: M.BBCUDnCNN3(input_shape=(*s, 1)), (180, 320)),
-    # BiSRNet's Table 1 baselines ("bisr" is BiSRNet itself, above).
-    **{f"unet-{method}": ((lambda m: lambda s: M.BinarizedUNet(m, input_size=s))(method), (256, 256))
-       for method in M.METHODS if method != "bisr"},
-}
 # Building a BiSRNet-sized model takes about 3 s of CPU (all 16 take about 45 s): --smoke builds
 # one model per family.
 SMOKE = ["bisrnet", "bisr-base", "hsbinet", "bbcu-srresnet-x4-m", "bbcu-dncnn", "unet-reactnet"]
@@ -74,8 +59,8 @@ SMOKE = ["bisrnet", "bisr-base", "hsbinet", "bbcu-srresnet-x4-m", "bbcu-dncnn", 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS), metavar="MODEL",
-                        help=f"default: all of {' '.join(MODELS)}")
+    parser.add_argument("--models", nargs="+", choices=list(ASSEMBLED), default=list(ASSEMBLED),
+                        metavar="MODEL", help=f"default: all of {' '.join(ASSEMBLED)}")
     parser.add_argument("--size", type=int, help="square input size for every model (default: the papers')")
     parser.add_argument("--no-table", action="store_true", help="skip the per-layer larq summaries")
     parser.add_argument("--out", default="runs/examples/summaries", help="output folder")
@@ -95,10 +80,9 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in args.models:
-        builder, paper_size = MODELS[name]
-        size = (args.size, args.size) if args.size else paper_size
+        size = (args.size, args.size) if args.size else ASSEMBLED[name].paper_size
         tf.keras.backend.clear_session()
-        model = builder(size)
+        model = registry.build(name, size)
         print(f"\n{'=' * 100}\n{name} at {size[0]}x{size[1]}\n{'=' * 100}")
         if not args.no_table:
             lq.models.summary(model)

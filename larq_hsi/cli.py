@@ -24,21 +24,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __all__ = ["main"]
 
-SUMMARY_MODELS = {
-    "bisrnet": ("larq_hsi.models", "BiSRNet", {}),
-    "bisrnet-real": ("larq_hsi.models", "BiSRNet", {"variant": "real"}),
-    "bisrnet-ungrouped": ("larq_hsi.models", "BiSRNet", {"ff_groups": 1}),
-    "bisr-base": ("larq_hsi.models", "BiSRBaseModel", {}),
-    "hsbinet": ("larq_hsi.models", "HSBiNet", {"bands": 191}),
-    "bbcu-srresnet-x4-l": ("larq_hsi.models", "BBCUSRResNet", {"scale": 4, "variant": "L"}),
-    "bbcu-srresnet-x4-m": ("larq_hsi.models", "BBCUSRResNet", {"scale": 4, "variant": "M"}),
-    "bbcu-dncnn": ("larq_hsi.models", "BBCUDnCNN", {}),
-    "bbcu-dncnn3": ("larq_hsi.models", "BBCUDnCNN3", {}),
-}
-# The keyword each builder takes for a fixed spatial size, and the papers' sizes.
-_SIZE_ARGUMENT = {"HSBiNet": ("input_size", (16, 16)), "BBCUSRResNet": ("input_shape", (180, 320)),
-                  "BBCUDnCNN": ("input_shape", (180, 320)), "BBCUDnCNN3": ("input_shape", (180, 320))}
-
 
 def _quiet():
     import tensorflow as tf
@@ -289,23 +274,12 @@ def _cmd_reconstruct(args):
 
 
 def _cmd_summary(args):
-    import importlib
-
     import larq as lq
 
     from larq_hsi import complexity
+    from larq_hsi.models import registry
 
-    if args.model not in SUMMARY_MODELS:
-        raise ValueError(f"unknown model {args.model!r}; expected one of {sorted(SUMMARY_MODELS)}")
-    module, name, kwargs = SUMMARY_MODELS[args.model]
-    builder = getattr(importlib.import_module(module), name)
-    keyword, default = _SIZE_ARGUMENT.get(name, ("input_size", None))
-    size = tuple(args.input_size) if args.input_size else default
-    if size is not None:
-        if keyword == "input_shape":
-            size = (*size, 1 if name == "BBCUDnCNN3" else 3)
-        kwargs = dict(kwargs, **{keyword: size})
-    model = builder(**kwargs)
+    model = registry.build(args.model, tuple(args.input_size) if args.input_size else None)
     lq.models.summary(model)
     print(complexity.profile(model))
 
@@ -416,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=_cmd_export)
 
     summary = sub.add_parser("summary", help="larq summary and complexity of a model")
-    summary.add_argument("model", help=", ".join(sorted(SUMMARY_MODELS)))
+    summary.add_argument("model", help="a name from larq_hsi.models.registry.ASSEMBLED, e.g. bisrnet, "
+                         "bisrnet-real, hsbinet, bbcu-dncnn, unet-reactnet (an unknown name lists them all)")
     summary.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"))
     summary.set_defaults(func=_cmd_summary)
     return parser

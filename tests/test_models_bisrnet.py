@@ -216,3 +216,18 @@ def test_normal_modules_ablation_builds():
     p = complexity.profile(model)
     assert p.binary_macs > 0
     assert any(l.name == "body.0.encoder_layers.0.1.binary_conv" for l in model.layers)
+
+
+def test_registry_builds_by_name_at_the_papers_or_a_given_size():
+    from larq_hsi.models import registry
+
+    assert {"bisrnet", "bisrnet-real", "hsbinet", "bbcu-dncnn", "unet-reactnet"} <= set(registry.ASSEMBLED)
+    assert "unet-bisr" not in registry.ASSEMBLED  # that is "bisrnet"
+    model = registry.build("bbcu-dncnn3", (24, 40))
+    assert tuple(model.inputs[0].shape) == (None, 24, 40, 1)
+    real = registry.build("bisrnet-real", (32, 32))
+    assert tuple(real.inputs[0].shape) == (None, 32, 32 + 54)  # the measurement is 54 columns wider
+    with pytest.raises(ValueError, match="unknown model 'bisrnet-x'.*bisrnet"):
+        registry.build("bisrnet-x")
+    with pytest.raises(ValueError, match="size must be"):
+        registry.build("bisrnet", (32,))

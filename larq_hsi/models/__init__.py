@@ -6,6 +6,8 @@
   full-precision and Lite counterparts.
 - `baselines`: the BNN methods of BiSRNet's Table 1 on its backbone
   (`BinarizedUNet`) and the ablations of its Table 2 (`ablation`).
+- `registry`: every assembled network by name, at a chosen or the papers'
+  input size (`registry.build`), as `larq-hsi summary` lists them.
 """
 
 from larq_hsi.models.bisrnet import BODY_PARTS, BiSRBaseModel, BiSRNet, part_prefixes
@@ -39,6 +41,7 @@ from larq_hsi.models.bbcu import (
     bbcu_part_prefixes,
 )
 from larq_hsi.models.hsbinet import ESTIMATORS, HSBiNet
+from larq_hsi.models import registry
 
 __all__ = [
     "ABLATIONS",
@@ -72,4 +75,5 @@ __all__ = [
     "bbcu_model_for_task",
     "bbcu_part_prefixes",
     "part_prefixes",
+    "registry",
 ]
