@@ -135,15 +135,11 @@ def main(argv=None) -> int:
     h, w = cube.shape[:2]
     sim = cassi.simulate(cube[None], mask[:h, :w])
     estimate = np.clip(reconstruct(model, [sim.H.numpy(), sim.Phi.numpy()])[0], 0, 1)
-    data.save_preview(cube, out / "truth_rgb.png")
-    data.save_preview(estimate, out / "reconstruction_rgb.png")
-    previews.save_band_grid(estimate, out / "reconstruction_bands.png")
-    previews.save_spectra(estimate, out / "reconstruction_spectra.png", reference=cube)
+    previews.save_comparison(cube, estimate, out)
 
     print("\n== Written")
     for name in ("run.json", "log.csv", "tensorboard/", "checkpoints/", "savedmodel/", "metrics.json",
-                 "truth_rgb.png", "reconstruction_rgb.png", "reconstruction_bands.png",
-                 "reconstruction_spectra.png"):
+                 *previews.COMPARISON_FILES):
         print(f"  {out / name}")
     return 0
 

@@ -80,13 +80,10 @@ def main(argv=None) -> int:
     mask = cassi.random_mask((128, 128), seed=config.seed + 1)
     sim = cassi.simulate(cube[None], mask)
     estimate = np.clip(reconstruct(model, [sim.H.numpy(), sim.Phi.numpy()])[0], 0, 1)
-    data.save_preview(cube, out / "truth_rgb.png")
-    data.save_preview(estimate, out / "reconstruction_rgb.png")
-    previews.save_band_grid(estimate, out / "reconstruction_bands.png")
-    previews.save_spectra(estimate, out / "reconstruction_spectra.png", reference=cube)
+    previews.save_comparison(cube, estimate, out)
     print("\n== Where everything went")
-    for name in ("run.json", "log.csv", "tensorboard/", "checkpoints/", "savedmodel/", "truth_rgb.png",
-                 "reconstruction_rgb.png", "reconstruction_bands.png", "reconstruction_spectra.png"):
+    for name in ("run.json", "log.csv", "tensorboard/", "checkpoints/", "savedmodel/",
+                 *previews.COMPARISON_FILES):
         print(f"  {out / name}")
     return 0
 

@@ -13,7 +13,15 @@ import numpy as np
 
 from larq_hsi import data
 
-__all__ = ["CUBE_FILES", "default_pixels", "save_band_grid", "save_cube", "save_spectra"]
+__all__ = [
+    "COMPARISON_FILES",
+    "CUBE_FILES",
+    "default_pixels",
+    "save_band_grid",
+    "save_comparison",
+    "save_cube",
+    "save_spectra",
+]
 
 
 def _pyplot():
@@ -128,4 +136,29 @@ def save_cube(cube, folder) -> list[Path]:
     data.save_preview(cube, paths[2])
     save_band_grid(cube, paths[3])
     save_spectra(cube, paths[4])
+    return paths
+
+
+#: The files `save_comparison` writes, in order.
+COMPARISON_FILES = ("truth_rgb.png", "reconstruction_rgb.png", "reconstruction_bands.png",
+                    "reconstruction_spectra.png")
+
+
+def save_comparison(truth, estimate, folder) -> list[Path]:
+    """Previews of a reconstruction next to its ground truth under `folder`; returns the paths.
+
+    Writes the false-colour images of both (`truth_rgb.png`,
+    `reconstruction_rgb.png`), the band grid of the estimate, and its spectra
+    at `default_pixels` with the truth's dashed (`reconstruction_spectra.png`).
+    """
+    truth, estimate = _check_cube(truth), _check_cube(estimate)
+    if truth.shape != estimate.shape:
+        raise ValueError(f"truth and estimate must have the same shape, got {truth.shape} and {estimate.shape}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / name for name in COMPARISON_FILES]
+    data.save_preview(truth, paths[0])
+    data.save_preview(estimate, paths[1])
+    save_band_grid(estimate, paths[2])
+    save_spectra(estimate, paths[3], reference=truth)
     return paths

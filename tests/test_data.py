@@ -353,3 +353,15 @@ def test_save_cube_writes_the_cube_and_its_previews(tmp_path):
     assert all(p.stat().st_size > 0 for p in paths)
     np.testing.assert_array_equal(np.load(paths[0]), cube)
     np.testing.assert_array_equal(scipy.io.loadmat(str(paths[1]))["cube"], cube)
+
+
+def test_save_comparison_writes_truth_and_estimate_previews(tmp_path):
+    from larq_hsi import previews
+
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(size=(12, 16, 28)).astype(np.float32)
+    paths = previews.save_comparison(truth, truth * 0.9, tmp_path / "cmp")
+    assert [p.name for p in paths] == list(previews.COMPARISON_FILES)
+    assert all(p.stat().st_size > 0 for p in paths)
+    with pytest.raises(ValueError, match="same shape"):
+        previews.save_comparison(truth, truth[:6], tmp_path / "bad")
