@@ -8,12 +8,13 @@ runs a model behind it.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["check_finite", "check_inputs", "reconstruct"]
+__all__ = ["check_finite", "check_input_size", "check_inputs", "reconstruct"]
 
 
 def check_finite(array, what: str = "input") -> None:
@@ -27,6 +28,26 @@ def check_finite(array, what: str = "input") -> None:
                 f"{what} must be finite, got {int(bad.sum())} NaN/inf value(s) "
                 f"(first at index {first})"
             )
+
+
+def check_input_size(input_size, what: str = "input_size"):
+    """`(height, width)` as a tuple of positive ints, or `None` (a model for any size).
+
+    The one spelling of a model's spatial input size; anything else raises a
+    `ValueError` saying what was expected.
+    """
+    if input_size is None:
+        return None
+    try:
+        size = tuple(input_size)
+    except TypeError:
+        size = ()
+    if len(size) != 2 or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1
+                             for s in size):
+        raise ValueError(
+            f"{what} must be (height, width) with positive integer sizes, or None, got {input_size!r}"
+        )
+    return tuple(int(s) for s in size)
 
 
 def check_inputs(model: tf.keras.Model, inputs) -> list[np.ndarray]:

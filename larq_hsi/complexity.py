@@ -18,12 +18,14 @@ dense layers; pass `binarized` (layer-name prefixes) to name the part explicitly
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["LayerCost", "Profile", "iter_layers", "profile"]
+from larq_hsi.nn.introspect import iter_layers
+
+__all__ = ["LayerCost", "Profile", "binary_kernel_macs", "paper_figures", "profile"]
 
 
 @dataclasses.dataclass
@@ -75,15 +77,6 @@ class Profile:
                 f"paper params       {self.paper_params / 1e3:>16.2f} K  (Params_f + Params_b / 32)",
             ]
         )
-
-
-def iter_layers(model: tf.keras.Model) -> Iterator[tf.keras.layers.Layer]:
-    """Every layer of `model`, descending into nested models."""
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
-            yield from iter_layers(layer)
-        else:
-            yield layer
 
 
 def _precision(quantizer) -> int:
@@ -181,3 +174,41 @@ def profile(model: tf.keras.Model, binarized: Sequence[str] | None = None) -> Pr
         part_params=part_params,
         layers=rows,
     )
+
+
+def binary_kernel_macs(model: tf.keras.Model) -> int:
+    """MACs of every layer with a 1-bit kernel, whatever its input precision ("same OPs" of BiSRNet Sec. 4.2)."""
+    return sum(r.macs for r in profile(model).layers if r.binary_kernel)
+
+
+def paper_figures(model: tf.keras.Model, binarized=None) -> dict:
+    r"""The papers' cost figures of `model`, in both parameter conventions.
+
+    - `ops_g`: \(\mathrm{OPs}_f + \mathrm{OPs}_b/64\) (`profile(...).paper_ops`), in G;
+    - `params_k`: \(\mathrm{Params}_f + \mathrm{Params}_b/32\) over every weight
+      Keras holds (BatchNorm's moving mean and variance and IRNet's t, k included), in K;
+    - `params_k_trainable`: the same over trainable weights only, what PyTorch's
+      `sum(p.numel() for p in model.parameters())` counts (running statistics and
+      other buffers are not parameters there) and so what the BiSRNet tables count;
+    - `binary_kernel_macs`: MACs of layers with 1-bit kernels (the same for every method);
+    - `xnor_macs`: MACs with 1-bit kernels *and* 1-bit inputs (BiConnect's are 0).
+    `binarized`: layer-name prefixes of the binarized part, as `profile`.
+    """
+    p = profile(model, binarized)
+    layers = {l.name: l for l in iter_layers(model)}
+
+    def frozen(layer):
+        return int(sum(np.prod(w.shape) for w in layer.non_trainable_weights))
+
+    frozen_part = sum(frozen(layers[r.name]) for r in p.layers if r.in_binarized_part)
+    frozen_rest = sum(frozen(layers[r.name]) for r in p.layers if not r.in_binarized_part)
+    return {
+        "ops_g": p.paper_ops / 1e9,
+        "params_k": p.paper_params / 1e3,
+        "params_k_trainable": (p.paper_params - frozen_part / 32 - frozen_rest) / 1e3,
+        "binary_kernel_macs": sum(r.macs for r in p.layers if r.binary_kernel),
+        "xnor_macs": p.binary_macs,
+        "binary_params": p.binary_params,
+        "float_params": p.float_params,
+        "storage_kb": p.storage_bytes / 1e3,
+    }

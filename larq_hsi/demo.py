@@ -3,36 +3,35 @@
 1. Prints what the published BiSRNet costs at the paper's 256x256 input
    (`larq.models.summary` and both complexity conventions).
 2. Trains BiSRNet for a few minutes on *synthetic* scenes (a stand-in, not a
-   benchmark) with the paper's recipe, through `larq_hsi.training.train_cassi`:
-   progress bars, checkpoints, CSV and TensorBoard logs, a SavedModel.
-3. Evaluates it on held-out synthetic scenes, reloads the SavedModel and
-   checks its predictions equal the trained model's, and writes PNG previews
+   benchmark) with the paper's recipe through `larq_hsi.training.train`
+   (`CassiConfig`): progress bars, checkpoints, CSV and TensorBoard logs, a
+   SavedModel reloaded and checked against the trained model.
+3. Prints the held-out synthetic scenes' PSNR/SSIM and writes PNG previews
    (false colour, bands, spectra against the ground truth) of one reconstruction.
 
     python -m larq_hsi.demo [--out runs/demo] [--epochs 6] [--steps-per-epoch 50] [--crop 64] [--lr 2e-3]
 
 A few minutes of CPU training do not converge a binarized U-Net (the paper
-trains 300 epochs on a GPU): expect low double-digit PSNR on the synthetic
-scenes, far from a trained model; the point is the whole workflow.
+trains 300 epochs on a GPU); the point is the whole workflow.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import larq as lq
+import numpy as np
+import tensorflow as tf
 
-import larq as lq  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from larq_hsi import cassi, complexity, data, previews  # noqa: E402
-from larq_hsi.checks import reconstruct  # noqa: E402
-from larq_hsi.models import BiSRNet  # noqa: E402
-from larq_hsi.training import TrainConfig, train_cassi  # noqa: E402
+from larq_hsi import complexity, training, viz
+from larq_hsi.checks import reconstruct
+from larq_hsi.deploy import savedmodel
+from larq_hsi.models import BiSRNet
+from larq_hsi.synthetic import synthetic_scene
+from larq_hsi.tasks.cassi import physics
+from larq_hsi.tasks.cassi.recipe import CassiConfig
 
 
 def main(argv=None) -> int:
@@ -58,32 +57,31 @@ def main(argv=None) -> int:
     del paper_model
 
     print(f"\n== 2. Training on synthetic scenes: {args.epochs} epochs x {args.steps_per_epoch} steps, "
-          f"{args.crop}x{args.crop} crops, batch 2 (the first step traces the graph: ~30-60 s)")
-    config = TrainConfig(
+          f"{args.crop}x{args.crop} crops, batch 2")
+    config = CassiConfig(
         out_dir=str(out), synthetic_scenes=6, synthetic_size=128, crop_size=args.crop,
         epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, validation_scenes=2,
         learning_rate=args.lr,
     )
-    run = train_cassi(config)
+    run = training.train(config)
     print(f"trained in {run['train_seconds']} s, final RMSE loss {run['final_loss']:.4f}")
 
     print("\n== 3. Evaluation on 2 held-out synthetic scenes")
     for row in run["validation"]["scenes"]:
         print(f"scene {row['scene']}: PSNR {row['psnr']:.2f} dB, 8-bit PSNR {row['psnr_8bit']:.2f} dB, "
               f"SSIM {row['ssim']:.4f}")
-
     print(f"SavedModel {run['savedmodel']} reloaded without custom_objects; max |difference| "
           f"from the trained model's predictions: {run['savedmodel_reload_max_abs_diff']}")
 
-    model = tf.keras.models.load_model(run["savedmodel"], compile=False)
-    cube = data.synthetic_scene(128, seed=config.seed + 999)
-    mask = cassi.random_mask((128, 128), seed=config.seed + 1)
-    sim = cassi.simulate(cube[None], mask)
+    model = savedmodel.load(run["savedmodel"])
+    cube = synthetic_scene(128, seed=config.seed + 999)
+    mask = physics.random_mask((128, 128), seed=config.seed + 1)
+    sim = physics.simulate(cube[None], mask)
     estimate = np.clip(reconstruct(model, [sim.H.numpy(), sim.Phi.numpy()])[0], 0, 1)
-    previews.save_comparison(cube, estimate, out)
+    viz.save_comparison(cube, estimate, out)
     print("\n== Where everything went")
     for name in ("run.json", "log.csv", "tensorboard/", "checkpoints/", "savedmodel/",
-                 *previews.COMPARISON_FILES):
+                 *viz.COMPARISON_FILES):
         print(f"  {out / name}")
     return 0
 

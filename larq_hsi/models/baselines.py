@@ -1,7 +1,7 @@
 r"""BNN baselines and ablations on the BiSRNet backbone (BiSRNet Table 1, Table 2a-2d).
 
-`BinarizedUNet(method=...)` puts one binarization method's binary conv unit
-into BiSRNet's U-shaped backbone (`BiSRNet(conv_unit=...)`): the same
+`BinarizedUNet(unit=...)` puts one binarization method's binary conv unit
+(`larq_hsi.nn.units.UNITS`) into BiSRNet's U-shaped backbone (`BiSRNet(unit=...)`): the same
 fution/conv_in/conv_out, the same body, blocks and the four BiSR modules,
 every binary conv with the same kernel shape, groups and input size. So all
 methods have the same binary-kernel MACs (9.44 G at 256x256, 1.175 G OPs in
@@ -47,8 +47,8 @@ Formulas and the choices made where a paper leaves a detail open:
   \(\mathrm{sign}(a)\); both signs take the EDE gradient of
   \(g(x) = k\tanh(tx)\) with \(t = T_{min}10^{\frac iN\log_{10}(T_{max}/T_{min})}\),
   \(k = \max(1/t, 1)\), \(T_{min} = 0.1\), \(T_{max} = 10\), i the epoch of N:
-  t and k are non-trainable variables set each epoch by `EDESchedule`
-  (`method_callbacks("irnet", epochs)`). Unit topology: IRNet's ResNets use
+  t and k are non-trainable variables set each epoch by
+  `larq_hsi.training.callbacks.EDESchedule` (the CASSI recipe adds it for IRNet). Unit topology: IRNet's ResNets use
   the Bi-Real shortcut per conv, \(x + \mathrm{BN}(B(x))\); their HardTanh on
   the residual stream is left out (clamping the full-precision stream to
   [-1, 1] would cap the hyperspectral features).
@@ -82,7 +82,7 @@ Formulas and the choices made where a paper leaves a detail open:
 The weights of every method but BTM start from the backbone's
 `reference_initializer()` (PyTorch's default conv init).
 
-Measured at 256x256 with the published structure (`paper_figures`), against Table 1:
+Measured at 256x256 with the published structure (`larq_hsi.complexity.paper_figures`), against Table 1:
 
 | method | binary-kernel MACs | OPs (G) | Params (K), trainable | Params (K), all weights | Table 1 |
 | --- | --- | --- | --- | --- | --- |
@@ -110,41 +110,22 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
-import larq as lq
-import numpy as np
 import tensorflow as tf
-from larq import utils as lq_utils
 
-from larq_hsi import blocks as B
-from larq_hsi import layers as L
-from larq_hsi import quantizers as Q
-from larq_hsi.callbacks import find_quantizers
+from larq_hsi import complexity
+from larq_hsi.nn import blocks as B
+from larq_hsi.nn import layers as L
 from larq_hsi.models.bisrnet import BiSRBaseModel, BiSRNet, part_prefixes
-from larq_hsi.models.hsbinet import ScaledApproxSign
 
 __all__ = [
     "ABLATIONS",
     "Ablation",
     "BinarizedUNet",
-    "EDESchedule",
-    "FeatureNormalization",
     "METHODS",
-    "METHOD_UNITS",
     "PAPER_TABLE1",
     "ablation",
     "ablation_names",
-    "bbcu_unit",
-    "biconnect_unit",
-    "binary_kernel_macs",
-    "bireal_unit",
-    "bnn_unit",
-    "btm_unit",
-    "irnet_unit",
-    "method_callbacks",
     "model_bodies",
-    "paper_figures",
-    "reactnet_unit",
-    "vanilla_conv",
 ]
 
 #: Table 1's order: the seven BNN baselines, then BiSRNet.
@@ -163,194 +144,7 @@ PAPER_TABLE1 = {
     "bisr": dict(label="BiSRNet", params_k=36, ops_g=1.18, psnr=29.76, ssim=0.837),
 }
 
-_BN = dict(momentum=0.9, epsilon=1e-5)  # PyTorch's BatchNorm2d defaults
-_FN_EPSILON = 1e-5
-
-
-# --------------------------------------------------------------------------- layers
-
-
-@lq_utils.register_keras_custom_object
-class FeatureNormalization(tf.keras.layers.Layer):
-    r"""BTM's feature normalization: per sample and channel, over the spatial axes.
-
-    \[ \mathrm{FN}(x)_{n,h,w,c} = \frac{x_{n,h,w,c} - \mu_{n,c}}{\sqrt{\sigma^2_{n,c} + \epsilon}}, \]
-    \(\mu, \sigma^2\) the mean and variance over height and width. No
-    parameters, no running statistics, identical in training and inference and
-    independent of the other samples of the batch (what BTM drops BatchNorm for).
-    """
-
-    def __init__(self, epsilon: float = _FN_EPSILON, **kwargs):
-        if not epsilon > 0:
-            raise ValueError(f"FeatureNormalization: epsilon must be > 0, got {epsilon!r}")
-        self.epsilon = float(epsilon)
-        super().__init__(**kwargs)
-
-    def call(self, inputs):
-        mean, var = tf.nn.moments(inputs, axes=[1, 2], keepdims=True)
-        return (inputs - mean) * tf.math.rsqrt(var + tf.cast(self.epsilon, inputs.dtype))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}
-
-
-# --------------------------------------------------------------------------- units
-
-
-def _channels(x) -> int:
-    channels = x.shape[-1]
-    if channels is None:
-        raise ValueError(f"the channel (last) dimension must be known, got shape {x.shape}")
-    if not isinstance(channels, int):
-        channels = int(channels)
-    return channels
-
-
-def _binary_conv(x, name, kernel_size, groups, input_quantizer, kernel_quantizer, dtype,
-                 kernel_initializer=None, kernel_constraint=None):
-    """`{name}.binary_conv`: C -> C, stride 1, 'same' zero padding, no bias, `groups` as given."""
-    channels = _channels(x)
-    if channels % groups:
-        raise ValueError(f"{name}: channels ({channels}) must be divisible by groups ({groups})")
-    conv_class = L.QuantGroupConv2D if groups > 1 else lq.layers.QuantConv2D
-    return conv_class(
-        channels,
-        kernel_size,
-        padding="same",
-        groups=groups,
-        use_bias=False,
-        kernel_initializer=kernel_initializer or B.reference_initializer(),
-        kernel_constraint=kernel_constraint,
-        input_quantizer=B.make_quantizer(input_quantizer, dtype, "input_quantizer"),
-        kernel_quantizer=B.make_quantizer(kernel_quantizer, dtype, "kernel_quantizer"),
-        name=f"{name}.binary_conv",
-        dtype=dtype,
-    )(x)
-
-
-def _batch_norm(x, name, dtype):
-    return tf.keras.layers.BatchNormalization(name=f"{name}.bn", dtype=dtype, **_BN)(x)
-
-
-def _add(x, residual, name, dtype):
-    return tf.keras.layers.Add(name=f"{name}.add", dtype=dtype)([x, residual])
-
-
-def biconnect_unit(x, name: str, kernel_size: int = 3, groups: int = 1, dtype=None, **_unused):
-    r"""BinaryConnect: \(\mathrm{BN}(\mathrm{conv}(x, \mathrm{sign}(W)))\), full-precision activations.
-
-    Layers: `{name}.binary_conv` (no input quantizer; `ste_sign` kernel with
-    `weight_clip`), `{name}.bn`. Options meant for BiSR-Conv are ignored.
-    """
-    h = _binary_conv(x, name, kernel_size, groups, None, "ste_sign", dtype,
-                     kernel_constraint="weight_clip")
-    return _batch_norm(h, name, dtype)
-
-
-def bnn_unit(x, name: str, kernel_size: int = 3, groups: int = 1, dtype=None, **_unused):
-    r"""BNN: \(\mathrm{BN}(\mathrm{conv}(\mathrm{sign}(x), \mathrm{sign}(W)))\), clip STE for both, no scaling.
-
-    Layers: `{name}.binary_conv` (`ste_sign` input and kernel, `weight_clip`), `{name}.bn`.
-    """
-    h = _binary_conv(x, name, kernel_size, groups, "ste_sign", "ste_sign", dtype,
-                     kernel_constraint="weight_clip")
-    return _batch_norm(h, name, dtype)
-
-
-def bireal_unit(x, name: str, kernel_size: int = 3, groups: int = 1, dtype=None, **_unused):
-    r"""Bi-Real: \(x + \mathrm{BN}(\mathrm{conv}(\mathrm{ApproxSign}(x), \overline{|W|}_c\mathrm{sign}(W)))\).
-
-    Layers: `{name}.binary_conv` (`approx_sign`, `magnitude_aware_sign`), `{name}.bn`, `{name}.add`.
-    """
-    h = _binary_conv(x, name, kernel_size, groups, "approx_sign", "magnitude_aware_sign", dtype)
-    return _add(_batch_norm(h, name, dtype), x, name, dtype)
-
-
-def irnet_unit(x, name: str, kernel_size: int = 3, groups: int = 1, dtype=None, **_unused):
-    r"""IRNet: \(x + \mathrm{BN}(\mathrm{conv}(\mathrm{sign}(x), s\,\mathrm{sign}(\hat W)))\), EDE for both signs.
-
-    Layers: `{name}.binary_conv` (`EDESign` input, `LibraPBSign` kernel), `{name}.bn`, `{name}.add`.
-    """
-    h = _binary_conv(x, name, kernel_size, groups, "ede_sign", "libra_pb_sign", dtype)
-    return _add(_batch_norm(h, name, dtype), x, name, dtype)
-
-
-def reactnet_unit(x, name: str, kernel_size: int = 3, groups: int = 1, dtype=None, **_unused):
-    r"""ReActNet: \(\mathrm{RPReLU}(\mathrm{BN}(B(x + b)) + x)\), \(B(z) = \mathrm{conv}(\mathrm{sign}(z), \overline{|W|}_c\mathrm{sign}(W))\).
-
-    Layers: `{name}.move0` (`LearnableBias`, RSign's threshold -b), `{name}.binary_conv`
-    (`approx_sign`, `scaled_sign`), `{name}.bn`, `{name}.add`, `{name}.relu` (`RPReLU`).
-    """
-    h = L.LearnableBias(name=f"{name}.move0", dtype=dtype)(x)
-    h = _binary_conv(h, name, kernel_size, groups, "approx_sign", "scaled_sign", dtype)
-    h = _add(_batch_norm(h, name, dtype), x, name, dtype)
-    return L.RPReLU(name=f"{name}.relu", dtype=dtype)(h)
-
-
-def btm_unit(x, name: str, kernel_size: int = 3, groups: int = 1, dtype=None, **_unused):
-    r"""BTM: \(x + \mathrm{PReLU}(B(\mathrm{FN}(x)))\), \(B(z) = \mathrm{conv}(\mathrm{sign}(z), \overline{|W|}_c\mathrm{sign}(W))\), no BatchNorm.
-
-    Layers: `{name}.norm` (`FeatureNormalization`), `{name}.binary_conv`
-    (`approx_sign`, `scaled_approx_sign`, Xavier-uniform init), `{name}.relu`
-    (per-channel `PReLU`, slope 0.25), `{name}.add`.
-    """
-    h = FeatureNormalization(name=f"{name}.norm", dtype=dtype)(x)
-    h = _binary_conv(h, name, kernel_size, groups, "approx_sign", ScaledApproxSign(), dtype,
-                     kernel_initializer=tf.keras.initializers.GlorotUniform())
-    h = tf.keras.layers.PReLU(alpha_initializer=tf.keras.initializers.Constant(0.25),
-                              shared_axes=[1, 2], name=f"{name}.relu", dtype=dtype)(h)
-    return _add(h, x, name, dtype)
-
-
-def bbcu_unit(x, name: str, kernel_size: int = 3, groups: int = 1, dtype=None, **_unused):
-    r"""BBCU-V4: \(x + \mathrm{RPReLU}(\mathrm{conv}(\mathrm{sign}(x + b), \overline{|W|}_c\mathrm{sign}(W)))\).
-
-    `larq_hsi.blocks.bbcu_conv(version="v4")` with the grouped conv the
-    backbone needs. Layers: `{name}.move0` (`LearnableBias`), `{name}.binary_conv`
-    (`approx_sign`, `scaled_sign`), `{name}.relu` (`RPReLU`), `{name}.add`.
-    The residual alignment is a network property (`BinarizedUNet`).
-    """
-    h = L.LearnableBias(name=f"{name}.move0", dtype=dtype)(x)
-    h = _binary_conv(h, name, kernel_size, groups, "approx_sign", "scaled_sign", dtype)
-    h = L.RPReLU(name=f"{name}.relu", dtype=dtype)(h)
-    return _add(h, x, name, dtype)
-
-
-def vanilla_conv(x, name: str, kernel_size: int = 3, groups: int = 1, dtype=None,
-                 input_quantizer="ste_sign", kernel_quantizer="scaled_sign",
-                 redistribution: bool = False, **_unused):
-    r"""Table 2a's "vanilla 1-bit conv" (baseline-1): BiSR-Conv without its residual.
-
-    \(\mathrm{RPReLU}(\mathrm{conv}(\mathrm{sign}(x), \overline{|W|}_c\mathrm{sign}(W)))\):
-    the sign (clip STE unless the model passes another `input_quantizer`),
-    the scaled binary conv and RPReLU of BiSR-Conv (Eq. 9-12), no spectral
-    redistribution unless asked, and no identity shortcut, so, like the
-    normal modules of Fig. 4, it blocks the full-precision information. This
-    is also exactly what the normal modules do around their reshaping conv,
-    so baseline-1 has one kind of binary conv throughout.
-    Layers: `{name}.move0` (only with `redistribution`), `{name}.binary_conv`, `{name}.relu`.
-    """
-    return B.bisr_conv(x, name, kernel_size, groups=groups, input_quantizer=input_quantizer,
-                       kernel_quantizer=kernel_quantizer, redistribution=redistribution,
-                       residual=False, dtype=dtype)
-
-
-#: The conv unit of each method (BiSRNet's is `larq_hsi.blocks.bisr_conv`).
-METHOD_UNITS = {
-    "biconnect": biconnect_unit,
-    "bnn": bnn_unit,
-    "bireal": bireal_unit,
-    "irnet": irnet_unit,
-    "reactnet": reactnet_unit,
-    "btm": btm_unit,
-    "bbcu": bbcu_unit,
-    "bisr": B.bisr_conv,
-}
-
-_UNIT_OPTIONS = ("conv_unit", "input_quantizer", "kernel_quantizer", "redistribution", "modules")
+_UNIT_OPTIONS = ("input_quantizer", "kernel_quantizer", "redistribution", "modules")
 _DEFAULT = object()
 
 
@@ -372,12 +166,12 @@ def _align_network(model: tf.keras.Model, factor: float) -> tf.keras.Model:
     return tf.keras.Model(inputs, out, name=model.name)
 
 
-def BinarizedUNet(method: str = "bisr", input_size=(256, 256), alignment=_DEFAULT,
+def BinarizedUNet(unit: str = "bisr", *, input_size=(256, 256), alignment=_DEFAULT,
                   name: str | None = None, **kwargs) -> tf.keras.Model:
-    """BiSRNet's backbone with the binary conv unit of `method` (see the module docstring).
+    """BiSRNet's backbone with the binary conv unit of a Table 1 method (see the module docstring).
 
     # Arguments
-        method: one of `METHODS`: "biconnect", "bnn", "bireal", "irnet",
+        unit: one of `METHODS`: "biconnect", "bnn", "bireal", "irnet",
             "reactnet", "btm", "bbcu" or "bisr" (BiSRNet itself).
         input_size: `(height, width)`, `None` for any size (as `BiSRNet`).
         alignment: BBCU's residual-alignment factor k: "k*" (default for
@@ -385,26 +179,26 @@ def BinarizedUNet(method: str = "bisr", input_size=(256, 256), alignment=_DEFAUL
             alignment). Only for "bbcu".
         kwargs: `BiSRNet` arguments (`variant`, `bands`, `num_blocks`,
             `ff_groups`, `dtype`, ...). For "bisr" all of them; the baselines
-            define their own unit, so `conv_unit`, `input_quantizer`,
-            `kernel_quantizer`, `redistribution` and `modules` are refused there.
+            define their own unit, so `input_quantizer`, `kernel_quantizer`,
+            `redistribution` and `modules` are refused there.
 
-    IRNet's EDE schedule needs `method_callbacks("irnet", epochs)` in `fit`.
+    IRNet's EDE schedule needs `larq_hsi.training.callbacks.EDESchedule(epochs)` in `fit`.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    name = name or ("bisrnet" if method == "bisr" else f"bnn_unet_{method}")
-    if alignment is not _DEFAULT and method != "bbcu":
-        raise ValueError(f"alignment is BBCU's residual alignment; not an option of method {method!r}")
-    if method == "bisr":
+    if unit not in METHODS:
+        raise ValueError(f"unit must be one of {METHODS}, got {unit!r}")
+    name = name or ("bisrnet" if unit == "bisr" else f"bnn_unet_{unit}")
+    if alignment is not _DEFAULT and unit != "bbcu":
+        raise ValueError(f"alignment is BBCU's residual alignment; not an option of unit {unit!r}")
+    if unit == "bisr":
         return BiSRNet(input_size=input_size, name=name, **kwargs)
     refused = sorted(set(kwargs) & set(_UNIT_OPTIONS))
     if refused:
         raise ValueError(
-            f"method {method!r} defines its own binary conv unit; {refused} only apply to "
-            "method='bisr' (BiSRNet's ablations: see `ablation`)"
+            f"unit {unit!r} defines its own binary conv; {refused} only apply to "
+            "unit='bisr' (BiSRNet's ablations: see `ablation`)"
         )
-    model = BiSRNet(input_size=input_size, conv_unit=METHOD_UNITS[method], name=name, **kwargs)
-    if method != "bbcu":
+    model = BiSRNet(input_size=input_size, unit=unit, name=name, **kwargs)
+    if unit != "bbcu":
         return model
     if alignment is _DEFAULT or alignment in ("k*", "k_star"):
         factor = L.alignment_factor(kwargs.get("bands", 28))
@@ -415,64 +209,6 @@ def BinarizedUNet(method: str = "bisr", input_size=(256, 256), alignment=_DEFAUL
     else:
         raise ValueError(f"alignment must be 'k*', a number > 0 or None, got {alignment!r}")
     return _align_network(model, factor)
-
-
-# --------------------------------------------------------------------------- IRNet's schedule
-
-
-class EDESchedule(tf.keras.callbacks.Callback):
-    r"""IRNet's EDE schedule: at the start of epoch i of N, every `EDESign`/`LibraPBSign` gets
-
-    \[ t = T_{min}\,10^{\frac iN \log_{10}(T_{max}/T_{min})}, \qquad k = \max(1/t, 1) \]
-    (`larq_hsi.quantizers.ede_parameters`, \(T_{min} = 0.1\), \(T_{max} = 10\)),
-    assigned to the quantizers' non-trainable variables `t` and `k`. The
-    values are logged as `ede_t` and `ede_k`. Raises `ValueError` at the start
-    of training if the model has no EDE quantizer.
-    """
-
-    def __init__(self, epochs: int, t_min: float = Q.EDE_T_MIN, t_max: float = Q.EDE_T_MAX):
-        super().__init__()
-        Q.ede_parameters(0, epochs, t_min, t_max)  # validates the arguments
-        self.epochs = epochs
-        self.t_min = float(t_min)
-        self.t_max = float(t_max)
-        self._variables: list[tuple[tf.Variable, tf.Variable]] = []
-
-    def values(self, epoch: int) -> tuple[float, float]:
-        """`(t, k)` at the start of `epoch` (0-based)."""
-        return Q.ede_parameters(epoch, self.epochs, self.t_min, self.t_max)
-
-    def on_train_begin(self, logs=None):
-        self._variables = [
-            (q.t, q.k) for _, _, q in find_quantizers(self.model)
-            if isinstance(q, Q._EDEQuantizer) and q.built  # noqa: SLF001
-        ]
-        if not self._variables:
-            raise ValueError("EDESchedule: the model has no EDE quantizer (EDESign / LibraPBSign)")
-
-    def on_epoch_begin(self, epoch, logs=None):
-        t, k = self.values(epoch)
-        for t_var, k_var in self._variables:
-            t_var.assign(tf.cast(t, t_var.dtype))
-            k_var.assign(tf.cast(k, k_var.dtype))
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["ede_t"], logs["ede_k"] = self.values(epoch)
-
-
-def method_callbacks(method: str, epochs: int) -> list[tf.keras.callbacks.Callback]:
-    """The callbacks a method's training recipe needs: `[EDESchedule(epochs)]` for IRNet, else none."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return [EDESchedule(epochs)] if method == "irnet" else []
-
-
-def binary_kernel_macs(model: tf.keras.Model) -> int:
-    """MACs of every layer with a 1-bit kernel, whatever its input precision ("same OPs" of Sec. 4.2)."""
-    from larq_hsi import complexity
-
-    return sum(r.macs for r in complexity.profile(model).layers if r.binary_kernel)
 
 
 # --------------------------------------------------------------------------- Table 2 ablations
@@ -508,8 +244,6 @@ class Ablation:
 
     def profile(self, model: tf.keras.Model):
         """`complexity.profile` with this row's binarized part (Table 2d: the binarized part only)."""
-        from larq_hsi import complexity
-
         if self.builder == "base":
             parts = self.kwargs.get("binarize", ())
             return complexity.profile(model, binarized=part_prefixes(parts, model_bodies(model)))
@@ -559,7 +293,7 @@ ABLATIONS = dict([
          "vanilla 1-bit conv (sign with clip STE, scaled binary conv, RPReLU; no redistribution, "
          "no residual) and the normal modules of Fig. 4",
          dict(psnr=23.90, ssim=0.594, ops_m=1176, params_k=34.82),
-         modules=_ALL_NORMAL, conv_unit=vanilla_conv, **_VANILLA),
+         modules=_ALL_NORMAL, unit="vanilla", **_VANILLA),
     _row("2a/+BiSR-Conv", "BiSR-Conv with the normal modules",
          dict(psnr=27.80, ssim=0.737, ops_m=1176, params_k=35.48), modules=_ALL_NORMAL),
     _row("2a/+BiDS", "+ binarized downsample",
@@ -619,39 +353,3 @@ def ablation(name: str, **overrides) -> tf.keras.Model:
     return ABLATIONS[name].build(**overrides)
 
 
-# --------------------------------------------------------------------------- figures
-
-
-def paper_figures(model: tf.keras.Model, binarized=None) -> dict:
-    r"""The papers' cost figures of `model`, in both parameter conventions.
-
-    - `ops_g`: \(\mathrm{OPs}_f + \mathrm{OPs}_b/64\) (`complexity.profile(...).paper_ops`), in G;
-    - `params_k`: \(\mathrm{Params}_f + \mathrm{Params}_b/32\) over every weight
-      Keras holds (BatchNorm's moving mean and variance and IRNet's t, k included), in K;
-    - `params_k_trainable`: the same over trainable weights only, what PyTorch's
-      `sum(p.numel() for p in model.parameters())` counts (running statistics and
-      other buffers are not parameters there) and so what the BiSRNet tables count;
-    - `binary_kernel_macs`: MACs of layers with 1-bit kernels (the same for every method);
-    - `xnor_macs`: MACs with 1-bit kernels *and* 1-bit inputs (BiConnect's are 0).
-    `binarized`: layer-name prefixes of the binarized part, as `complexity.profile`.
-    """
-    from larq_hsi import complexity
-
-    p = complexity.profile(model, binarized)
-    layers = {l.name: l for l in complexity.iter_layers(model)}
-
-    def frozen(layer):
-        return int(sum(np.prod(w.shape) for w in layer.non_trainable_weights))
-
-    frozen_part = sum(frozen(layers[r.name]) for r in p.layers if r.in_binarized_part)
-    frozen_rest = sum(frozen(layers[r.name]) for r in p.layers if not r.in_binarized_part)
-    return {
-        "ops_g": p.paper_ops / 1e9,
-        "params_k": p.paper_params / 1e3,
-        "params_k_trainable": (p.paper_params - frozen_part / 32 - frozen_rest) / 1e3,
-        "binary_kernel_macs": sum(r.macs for r in p.layers if r.binary_kernel),
-        "xnor_macs": p.binary_macs,
-        "binary_params": p.binary_params,
-        "float_params": p.float_params,
-        "storage_kb": p.storage_bytes / 1e3,
-    }

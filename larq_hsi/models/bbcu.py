@@ -2,7 +2,7 @@ r"""BBCU networks (Xia et al., ICLR 2023): SRResNet and DnCNN with binarized par
 
 An image-restoration network is split into four parts (BBCU Sec. 3.2, Eq. 9),
 \(\hat I_{HQ} = T(U(B(H(I_{LQ}))))\); each part can be full precision or
-binarized with its BBCU variant (`larq_hsi.blocks`):
+binarized with its BBCU variant (`larq_hsi.nn.units`):
 
 | part | full precision | binarized | layer prefix |
 | --- | --- | --- | --- |
@@ -37,11 +37,15 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from larq_hsi import blocks as B
-from larq_hsi import layers as L
+from larq_hsi.checks import check_input_size
+from larq_hsi.nn import layers as L
+from larq_hsi.nn import units as U
+from larq_hsi.nn.dtype import default_dtype
 
 __all__ = [
     "BBCU_PARTS",
+    "BBCU_PRESETS",
+    "TASK_CHANNELS",
     "BBCUDnCNN",
     "BBCUDnCNN3",
     "BBCUSRResNet",
@@ -97,22 +101,12 @@ def _check_parts(binarize, allowed, model) -> tuple[str, ...]:
     return binarize
 
 
-def _check_input_shape(input_shape, channels=None, model="model") -> tuple:
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        shape = None
-    if shape is None or len(shape) != 3 or shape[-1] is None:
-        raise ValueError(
-            f"{model}: input_shape must be (height, width, channels) with known channels, "
-            f"got {input_shape!r}"
-        )
-    for size in shape:
-        if size is not None and (not isinstance(size, numbers.Integral) or size < 1):
-            raise ValueError(f"{model}: input_shape sizes must be positive integers or None, got {input_shape!r}")
-    if channels is not None and shape[-1] != channels:
-        raise ValueError(f"{model}: expects {channels} input channel(s), got input_shape {input_shape!r}")
-    return tuple(None if s is None else int(s) for s in shape)
+def _image_input(input_size, channels, model) -> tuple:
+    """`(H, W, channels)` of the LQ input from `input_size` (`None`: any size) and a channel count."""
+    size = check_input_size(input_size, f"{model}: input_size")
+    if isinstance(channels, bool) or not isinstance(channels, numbers.Integral) or channels < 1:
+        raise ValueError(f"{model}: channels must be a positive integer, got {channels!r}")
+    return (*(size if size is not None else (None, None)), int(channels))
 
 
 def _check_positive_int(value, what, model):
@@ -153,9 +147,11 @@ def _dncnn_init():
 
 def SRResNet(
     scale: int = 4,
+    *,
+    input_size=None,
+    channels: int = 3,
     features: int = 64,
     num_blocks: int = 16,
-    input_shape=(None, None, 3),
     binarize: Sequence[str] = (),
     unit: str = "v4",
     alignment="auto",
@@ -185,19 +181,20 @@ def SRResNet(
 
     # Arguments
         scale: 2, 3 or 4.
+        input_size: `(H, W)` of the LQ input, `None` for any size; fixed sizes
+            are needed for complexity counts (the papers use 180 x 320).
+        channels: c of the LQ image (3).
         features: C (64; 12 for SRResNet-Lite).
         num_blocks: residual blocks in the body (16, i.e. 32 convs).
-        input_shape: `(H, W, c)` of the LQ input; fixed H, W are needed for
-            complexity counts (the papers use 180 x 320).
         binarize: parts to binarize, e.g. `("body",)` (BBCU-L) or
             `("body", "upsample")` (BBCU-M).
-        unit: BBCU version of the body units.
+        unit: BBCU version of the body units (`larq_hsi.nn.units.BBCU_UNITS`).
         alignment: residual-alignment factor k: "auto" (130 with binarized
             V3/V4 parts, else none), "k*" (\(130\,C/64\)), a number, or None.
         use_bias: biases in the full-precision convs (BasicSR has them; the
             papers' parameter counts are kernel weights only).
         input_quantizer, kernel_quantizer: the binary convs' quantizers (an
-            alias, config or template instance; each layer gets its own instance in `dtype`).
+            alias, config or template instance; each layer gets its own instance).
         dtype: every layer's dtype.
     """
     model = "SRResNet"
@@ -205,76 +202,80 @@ def SRResNet(
         raise ValueError(f"{model}: scale must be 2, 3 or 4, got {scale!r}")
     features = _check_positive_int(features, "features", model)
     num_blocks = _check_positive_int(num_blocks, "num_blocks", model)
-    shape = _check_input_shape(input_shape, model=model)
+    shape = _image_input(input_size, channels, model)
     binarize = _check_parts(binarize, BBCU_PARTS, model)
-    unit = B._check_version(unit)
+    unit = U._check_bbcu_unit(unit)
     k = _resolve_alignment(alignment, binarize, unit, features, model)
-    dtype = tf.as_dtype(dtype).name
-    q = dict(input_quantizer=input_quantizer, kernel_quantizer=kernel_quantizer, dtype=dtype)
+    q = dict(input_quantizer=input_quantizer, kernel_quantizer=kernel_quantizer)
+    if name is None:
+        name = f"srresnet_x{scale}" if not binarize else f"srresnet_x{scale}_bin_{'_'.join(binarize)}"
 
     def conv(h, filters, layer_name):
         return tf.keras.layers.Conv2D(
-            filters, 3, padding="same", use_bias=use_bias, kernel_initializer=_sr_init(),
-            name=layer_name, dtype=dtype,
+            filters, 3, padding="same", use_bias=use_bias, kernel_initializer=_sr_init(), name=layer_name,
         )(h)
 
     def lrelu(h, layer_name):
-        return tf.keras.layers.LeakyReLU(0.1, name=layer_name, dtype=dtype)(h)
+        return tf.keras.layers.LeakyReLU(0.1, name=layer_name)(h)
 
-    inputs = tf.keras.Input(shape, name="lq", dtype=dtype)
-    x = L.ResidualAlignment(k, name="align_in", dtype=dtype)(inputs) if k else inputs
-    base = B.BilinearUpsample(scale, name="skip.upsample", dtype=dtype)(x)
+    with default_dtype(dtype):
+        inputs = tf.keras.Input(shape, name="lq")
+        x = L.ResidualAlignment(k, name="align_in")(inputs) if k else inputs
+        base = L.BilinearUpsample(scale, name="skip.upsample")(x)
 
-    if "head" in binarize:
-        h = B.bbcu_head(x, "head", features, **q)
-    else:
-        h = lrelu(conv(x, features, "head.conv"), "head.lrelu")
-
-    for i in range(num_blocks):
-        if "body" in binarize:
-            h = B.bbcu_conv(h, f"body.{i}.0", unit, **q)
-            h = B.bbcu_conv(h, f"body.{i}.1", unit, **q)
+        if "head" in binarize:
+            h = U.bbcu_head(x, "head", features, **q)
         else:
-            r = conv(h, features, f"body.{i}.conv1")
-            r = tf.keras.layers.ReLU(name=f"body.{i}.relu", dtype=dtype)(r)
-            r = conv(r, features, f"body.{i}.conv2")
-            h = tf.keras.layers.Add(name=f"body.{i}.add", dtype=dtype)([h, r])
+            h = lrelu(conv(x, features, "head.conv"), "head.lrelu")
 
-    stages = (2, 2) if scale == 4 else (scale,)
-    for s, r in enumerate(stages):
+        for i in range(num_blocks):
+            if "body" in binarize:
+                h = U.bbcu_conv(h, f"body.{i}.0", unit, **q)
+                h = U.bbcu_conv(h, f"body.{i}.1", unit, **q)
+            else:
+                r = conv(h, features, f"body.{i}.conv1")
+                r = tf.keras.layers.ReLU(name=f"body.{i}.relu")(r)
+                r = conv(r, features, f"body.{i}.conv2")
+                h = tf.keras.layers.Add(name=f"body.{i}.add")([h, r])
+
+        stages = (2, 2) if scale == 4 else (scale,)
+        for s, r in enumerate(stages):
+            if "upsample" in binarize:
+                h = U.bbcu_upsample(h, f"upsample.{s}", r, **q)
+            else:
+                h = conv(h, features * r * r, f"upsample.{s}.conv")
+                h = L.PixelShuffle(r, name=f"upsample.{s}.shuffle")(h)
+                h = lrelu(h, f"upsample.{s}.lrelu")
         if "upsample" in binarize:
-            h = B.bbcu_upsample(h, f"upsample.{s}", r, **q)
+            h = U.bbcu_conv(h, "upsample.conv_hr", "v4", **q)
         else:
-            h = conv(h, features * r * r, f"upsample.{s}.conv")
-            h = B.PixelShuffle(r, name=f"upsample.{s}.shuffle", dtype=dtype)(h)
-            h = lrelu(h, f"upsample.{s}.lrelu")
-    if "upsample" in binarize:
-        h = B.bbcu_conv(h, "upsample.conv_hr", "v4", **q)
-    else:
-        h = conv(h, features, "upsample.conv_hr.conv")
-    h = lrelu(h, "upsample.lrelu_hr")
+            h = conv(h, features, "upsample.conv_hr.conv")
+        h = lrelu(h, "upsample.lrelu_hr")
 
-    if "tail" in binarize:
-        out = B.bbcu_tail(h, base, "tail", **q)
-    else:
-        out = conv(h, shape[-1], "tail.conv")
-        out = tf.keras.layers.Add(name="skip.add", dtype=dtype)([out, base])
-    if k:
-        out = L.ResidualAlignment(k, inverse=True, name="align_out", dtype=dtype)(out)
-    if name is None:
-        name = f"srresnet_x{scale}" if not binarize else f"srresnet_x{scale}_bin_{'_'.join(binarize)}"
-    return tf.keras.Model(inputs, out, name=name)
+        if "tail" in binarize:
+            out = U.bbcu_tail(h, base, "tail", **q)
+        else:
+            out = conv(h, shape[-1], "tail.conv")
+            out = tf.keras.layers.Add(name="skip.add")([out, base])
+        if k:
+            out = L.ResidualAlignment(k, inverse=True, name="align_out")(out)
+        return tf.keras.Model(inputs, out, name=name)
 
 
-def SRResNetLite(scale: int = 4, features: int = LITE_FEATURES, name: str | None = None, **kwargs):
+def SRResNetLite(scale: int = 4, *, features: int = LITE_FEATURES, name: str | None = None, **kwargs):
     """SRResNet-Lite (Table 1): the full-precision SRResNet with 12 features."""
     return SRResNet(scale, features=features, name=name or f"srresnet_lite_x{scale}", **kwargs)
 
 
+#: The two binarized SRResNets of BBCU's Table 1, by the paper's names: the parts each binarizes.
+BBCU_PRESETS = {"L": ("body",), "M": ("body", "upsample")}
+
+
 def BBCUSRResNet(
     scale: int = 4,
-    variant: str = "L",
-    input_shape=(None, None, 3),
+    *,
+    preset: str = "L",
+    input_size=None,
     features: int = 64,
     num_blocks: int = 16,
     unit: str = "v4",
@@ -287,20 +288,22 @@ def BBCUSRResNet(
     At x4 and a 320x180 input: BBCU-L 79.20 G OPs / 372 K params, BBCU-M
     3.95 G / 51 K in the papers' convention. Residual alignment k = 130 by
     default with V3/V4 units (`alignment="k*"` gives \(130 C / 64\)).
-    `unit` picks the body's BBCU version (Table 4); other arguments as `SRResNet`.
+    `preset` is "L" or "M" (`BBCU_PRESETS`); `unit` picks the body's BBCU
+    version (Table 4); other arguments as `SRResNet`.
     """
-    variants = {"L": ("body",), "M": ("body", "upsample")}
-    if variant not in variants:
-        raise ValueError(f"BBCUSRResNet: variant must be 'L' or 'M', got {variant!r}")
+    if preset not in BBCU_PRESETS:
+        raise ValueError(f"BBCUSRResNet: preset must be 'L' or 'M', got {preset!r}")
     return SRResNet(
-        scale, features=features, num_blocks=num_blocks, input_shape=input_shape,
-        binarize=variants[variant], unit=unit, alignment=alignment,
-        name=name or f"bbcu_{variant.lower()}_x{scale}", **kwargs,
+        scale, features=features, num_blocks=num_blocks, input_size=input_size,
+        binarize=BBCU_PRESETS[preset], unit=unit, alignment=alignment,
+        name=name or f"bbcu_{preset.lower()}_x{scale}", **kwargs,
     )
 
 
 def DnCNN(
-    input_shape=(None, None, 3),
+    *,
+    input_size=None,
+    channels: int = 3,
     features: int = 64,
     depth: int = 20,
     binarize: Sequence[str] = (),
@@ -324,7 +327,8 @@ def DnCNN(
     0.80 G / 24 K (papers' convention); 12 features (DnCNN-Lite): 1.38 G / 24 K.
 
     # Arguments
-        input_shape: `(H, W, c)`; c = 3 for colour denoising.
+        input_size: `(H, W)`, `None` for any size.
+        channels: c, 3 for colour denoising, 1 for grayscale.
         features: C (64; 12 for the Lite model).
         depth: number of convs (20).
         binarize: parts among ("head", "body") to binarize (BBCU-H, BBCU-B).
@@ -338,109 +342,109 @@ def DnCNN(
         dtype: every layer's dtype.
     """
     model = "DnCNN"
-    shape = _check_input_shape(input_shape, model=model)
+    shape = _image_input(input_size, channels, model)
     features = _check_positive_int(features, "features", model)
     depth = _check_positive_int(depth, "depth", model)
     if depth < 3:
         raise ValueError(f"{model}: depth must be >= 3 (head, body, tail), got {depth}")
     binarize = _check_parts(binarize, ("head", "body"), model)
-    unit = B._check_version(unit)
+    unit = U._check_bbcu_unit(unit)
     k = _resolve_alignment(alignment, binarize, unit, features, model)
-    dtype = tf.as_dtype(dtype).name
-    q = dict(input_quantizer=input_quantizer, kernel_quantizer=kernel_quantizer, dtype=dtype)
+    q = dict(input_quantizer=input_quantizer, kernel_quantizer=kernel_quantizer)
+    if name is None:
+        name = "dncnn" if not binarize else f"dncnn_bin_{'_'.join(binarize)}"
 
     def conv(h, filters, layer_name):
         return tf.keras.layers.Conv2D(
-            filters, 3, padding="same", use_bias=use_bias, kernel_initializer=_dncnn_init(),
-            name=layer_name, dtype=dtype,
+            filters, 3, padding="same", use_bias=use_bias, kernel_initializer=_dncnn_init(), name=layer_name,
         )(h)
 
-    inputs = tf.keras.Input(shape, name="lq", dtype=dtype)
-    x = L.ResidualAlignment(k, name="align_in", dtype=dtype)(inputs) if k else inputs
-    if "head" in binarize:
-        h = B.bbcu_head(x, "head", features, **q)
-    else:
-        h = tf.keras.layers.ReLU(name="head.relu", dtype=dtype)(conv(x, features, "head.conv"))
-    for i in range(depth - 2):
-        if "body" in binarize:
-            h = B.bbcu_conv(h, f"body.{i}", unit, **q)
+    with default_dtype(dtype):
+        inputs = tf.keras.Input(shape, name="lq")
+        x = L.ResidualAlignment(k, name="align_in")(inputs) if k else inputs
+        if "head" in binarize:
+            h = U.bbcu_head(x, "head", features, **q)
         else:
-            h = conv(h, features, f"body.{i}.conv")
-            if batch_norm:
-                h = tf.keras.layers.BatchNormalization(
-                    epsilon=1e-5, momentum=0.9, name=f"body.{i}.bn", dtype=dtype
-                )(h)
-            h = tf.keras.layers.ReLU(name=f"body.{i}.relu", dtype=dtype)(h)
-    noise = conv(h, shape[-1], "tail.conv")
-    out = tf.keras.layers.Subtract(name="residual", dtype=dtype)([x, noise])
-    if k:
-        out = L.ResidualAlignment(k, inverse=True, name="align_out", dtype=dtype)(out)
-    if name is None:
-        name = "dncnn" if not binarize else f"dncnn_bin_{'_'.join(binarize)}"
-    return tf.keras.Model(inputs, out, name=name)
+            h = tf.keras.layers.ReLU(name="head.relu")(conv(x, features, "head.conv"))
+        for i in range(depth - 2):
+            if "body" in binarize:
+                h = U.bbcu_conv(h, f"body.{i}", unit, **q)
+            else:
+                h = conv(h, features, f"body.{i}.conv")
+                if batch_norm:
+                    h = tf.keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"body.{i}.bn")(h)
+                h = tf.keras.layers.ReLU(name=f"body.{i}.relu")(h)
+        noise = conv(h, shape[-1], "tail.conv")
+        out = tf.keras.layers.Subtract(name="residual")([x, noise])
+        if k:
+            out = L.ResidualAlignment(k, inverse=True, name="align_out")(out)
+        return tf.keras.Model(inputs, out, name=name)
 
 
-def DnCNNLite(input_shape=(None, None, 3), features: int = LITE_FEATURES, name: str = "dncnn_lite", **kwargs):
+def DnCNNLite(*, features: int = LITE_FEATURES, name: str = "dncnn_lite", **kwargs):
     """DnCNN-Lite (Table 2): the full-precision DnCNN with 12 features."""
-    return DnCNN(input_shape, features=features, name=name, **kwargs)
+    return DnCNN(features=features, name=name, **kwargs)
 
 
-def BBCUDnCNN(input_shape=(None, None, 3), name: str = "bbcu_dncnn", **kwargs):
+def BBCUDnCNN(*, name: str = "bbcu_dncnn", **kwargs):
     """DnCNN with its body binarized by BBCU units (Table 2's "BBCU": 0.80 G / 24 K)."""
     kwargs.setdefault("binarize", ("body",))
-    return DnCNN(input_shape, name=name, **kwargs)
+    return DnCNN(name=name, **kwargs)
 
 
-def _grayscale(input_shape, model):
-    return _check_input_shape(input_shape, channels=1, model=model)
+def _grayscale(kwargs, model):
+    if kwargs.setdefault("channels", 1) != 1:
+        raise ValueError(f"{model}: expects 1 input channel (grayscale), got channels={kwargs['channels']!r}")
+    return kwargs
 
 
-def DnCNN3(input_shape=(None, None, 1), name: str = "dncnn3", **kwargs):
+def DnCNN3(*, name: str = "dncnn3", **kwargs):
     """DnCNN-3 for JPEG artifact reduction (Table 3): DnCNN on one grayscale channel, 38.29 G / 665 K."""
-    return DnCNN(_grayscale(input_shape, "DnCNN3"), name=name, **kwargs)
+    return DnCNN(name=name, **_grayscale(kwargs, "DnCNN3"))
 
 
-def DnCNN3Lite(input_shape=(None, None, 1), features: int = LITE_FEATURES, name: str = "dncnn3_lite", **kwargs):
+def DnCNN3Lite(*, features: int = LITE_FEATURES, name: str = "dncnn3_lite", **kwargs):
     """DnCNN-3-Lite (Table 3): 12 features, full precision, 1.36 G / 24 K."""
-    return DnCNN(_grayscale(input_shape, "DnCNN3Lite"), features=features, name=name, **kwargs)
+    return DnCNN(features=features, name=name, **_grayscale(kwargs, "DnCNN3Lite"))
 
 
-def BBCUDnCNN3(input_shape=(None, None, 1), name: str = "bbcu_dncnn3", **kwargs):
+def BBCUDnCNN3(*, name: str = "bbcu_dncnn3", **kwargs):
     """DnCNN-3 with its body binarized (Table 3's "BBCU": 0.66 G / 22 K)."""
     kwargs.setdefault("binarize", ("body",))
-    return DnCNN(_grayscale(input_shape, "BBCUDnCNN3"), name=name, **kwargs)
+    return DnCNN(name=name, **_grayscale(kwargs, "BBCUDnCNN3"))
+
+
+#: The channel count of each restoration task's images.
+TASK_CHANNELS = {"sr": 3, "denoise": 3, "jpeg": 1}
 
 
 def bbcu_model_for_task(
     task: str,
+    *,
     kind: str = "bbcu",
     scale: int = 4,
-    variant: str = "L",
-    input_size=(None, None),
+    preset: str = "L",
+    input_size=None,
     **kwargs,
 ) -> tf.keras.Model:
     """The paper's network for a task: "sr", "denoise" or "jpeg".
 
     `kind`: "bbcu" (binarized: BBCU-L/M SRResNet, BBCU DnCNN, BBCU DnCNN-3),
     "full" (SRResNet, DnCNN, DnCNN-3) or "lite" (their 12-feature versions).
-    `scale` and `variant` ("L" or "M") apply to "sr"; `input_size` is
-    `(H, W)` of the LQ input; other keyword arguments go to the builder.
+    `scale` and `preset` ("L" or "M") apply to "sr"; `input_size` is
+    `(H, W)` of the LQ input (`None`: any); other keyword arguments go to the builder.
     """
     if task not in _TASKS:
         raise ValueError(f"task must be one of {_TASKS}, got {task!r}")
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
-    if len(tuple(input_size)) != 2:
-        raise ValueError(f"input_size must be (height, width), got {input_size!r}")
-    channels = 1 if task == "jpeg" else 3
-    shape = (*tuple(input_size), channels)
     if task == "sr":
         if kind == "bbcu":
-            return BBCUSRResNet(scale, variant, input_shape=shape, **kwargs)
+            return BBCUSRResNet(scale, preset=preset, input_size=input_size, **kwargs)
         builder = SRResNet if kind == "full" else SRResNetLite
-        return builder(scale, input_shape=shape, **kwargs)
+        return builder(scale, input_size=input_size, **kwargs)
     builders = {
         "denoise": {"bbcu": BBCUDnCNN, "full": DnCNN, "lite": DnCNNLite},
         "jpeg": {"bbcu": BBCUDnCNN3, "full": DnCNN3, "lite": DnCNN3Lite},
     }
-    return builders[task][kind](shape, **kwargs)
+    return builders[task][kind](input_size=input_size, **kwargs)

@@ -19,9 +19,11 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from larq_hsi import blocks as B
-from larq_hsi import layers as L
-from larq_hsi.cassi import ShiftBack
+from larq_hsi.nn import blocks as B
+from larq_hsi.nn import layers as L
+from larq_hsi.nn import units as U
+from larq_hsi.checks import check_input_size
+from larq_hsi.nn.dtype import default_dtype
 
 __all__ = ["BODY_PARTS", "BiSRBaseModel", "BiSRNet", "part_prefixes"]
 
@@ -30,73 +32,45 @@ _DEFAULT_SIZES = {"simulation": (256, 256), "real": (660, 660)}
 _DEFAULT = object()
 
 
-def _body(x, name, num_blocks, binarize, modules, dtype, conv_kwargs, ff_groups=None,
-          conv_unit=None):
+def _body(x, name, num_blocks, binarize, modules, options, ff_groups=None, unit=None):
     """The U-shaped body `body.i`: len(num_blocks) - 1 scales, `num_blocks[-1]` bottleneck blocks."""
     stages = len(num_blocks) - 1
-    bisr = B.module_functions(modules)
-    plain = B.module_functions()
+    binary_unit = U.get_unit(unit or "bisr")
 
     def part(name_of_part):
-        binary = name_of_part in binarize
-        conv = (conv_unit or B.bisr_conv) if binary else B.plain_conv
-        fns = bisr if binary else plain
-        return conv, fns, dict(dtype=dtype, conv=conv, modules=modules if binary else None,
-                               groups=ff_groups, **conv_kwargs)
+        """The unit, module helpers and block options of a body part (binarized or not)."""
+        if name_of_part in binarize:
+            return binary_unit, B.module_functions(modules), modules
+        return U.plain_conv, B.module_functions(), None
 
     def run_blocks(h, prefix, count, name_of_part):
-        _, _, kwargs = part(name_of_part)
+        part_unit, _, part_modules = part(name_of_part)
         for j in range(count):
-            h = B.bisr_block(h, f"{prefix}.blocks.{j}", **kwargs)
+            h = B.bisr_block(h, f"{prefix}.blocks.{j}", unit=part_unit, modules=part_modules,
+                             groups=ff_groups, **options)
         return h
 
-    conv, fns, kwargs = part("encoder")
-    module_kwargs = {k: v for k, v in kwargs.items() if k not in ("modules", "groups")}
-    fea = conv(x, f"{name}.embedding", 3, dtype=dtype, **conv_kwargs)
+    part_unit, fns, _ = part("encoder")
+    fea = part_unit(x, f"{name}.embedding", 3, **options)
     skips = []
     for i in range(stages):
         fea = run_blocks(fea, f"{name}.encoder_layers.{i}.0", num_blocks[i], "encoder")
         skips.append(fea)
-        fea = fns["downsample"](fea, f"{name}.encoder_layers.{i}.1", **module_kwargs)
+        fea = fns["downsample"](fea, f"{name}.encoder_layers.{i}.1", unit=part_unit, **options)
     fea = run_blocks(fea, f"{name}.bottleneck", num_blocks[-1], "bottleneck")
-    conv, fns, kwargs = part("decoder")
-    module_kwargs = {k: v for k, v in kwargs.items() if k not in ("modules", "groups")}
+    part_unit, fns, _ = part("decoder")
     for i in range(stages):
         prefix = f"{name}.decoder_layers.{i}"
-        fea = fns["upsample"](fea, f"{prefix}.0", **module_kwargs)
-        fea = tf.keras.layers.Concatenate(name=f"{prefix}.skip", dtype=dtype)(
-            [fea, skips[stages - 1 - i]]
-        )
-        fea = fns["fusion_down"](fea, f"{prefix}.1", **module_kwargs)
+        fea = fns["upsample"](fea, f"{prefix}.0", unit=part_unit, **options)
+        fea = tf.keras.layers.Concatenate(name=f"{prefix}.skip")([fea, skips[stages - 1 - i]])
+        fea = fns["fusion_down"](fea, f"{prefix}.1", unit=part_unit, **options)
         fea = run_blocks(fea, f"{prefix}.2", num_blocks[stages - 1 - i], "decoder")
-    out = conv(fea, f"{name}.mapping", 3, dtype=dtype, **conv_kwargs)
-    return tf.keras.layers.Add(name=f"{name}.residual", dtype=dtype)([out, x])
+    out = part_unit(fea, f"{name}.mapping", 3, **options)
+    return tf.keras.layers.Add(name=f"{name}.residual")([out, x])
 
 
-def _check_size(input_size):
-    if input_size is None:
-        return None
-    if len(input_size) != 2 or any(int(s) <= 0 for s in input_size):
-        raise ValueError(f"input_size must be (height, width) with positive sizes, got {input_size!r}")
-    return tuple(int(s) for s in input_size)
-
-
-def _build(
-    variant: str,
-    input_size,
-    bands: int,
-    features: int | None,
-    num_bodies: int,
-    num_blocks: Sequence[int],
-    step: int,
-    binarize: Sequence[str],
-    modules,
-    dtype,
-    name: str,
-    conv_kwargs,
-    ff_groups=None,
-    conv_unit=None,
-):
+def _build(variant, input_size, bands, features, num_bodies, num_blocks, step, binarize, modules,
+           name, options, ff_groups=None, unit=None):
     if variant not in _DEFAULT_SIZES:
         raise ValueError(f"variant must be 'simulation' or 'real', got {variant!r}")
     features = bands if features is None else int(features)
@@ -115,41 +89,39 @@ def _build(
         raise ValueError(f"binarize: unknown part(s) {sorted(unknown)}, expected a subset of {BODY_PARTS}")
     if input_size is _DEFAULT:
         input_size = _DEFAULT_SIZES[variant]
-    size = _check_size(input_size)
+    size = check_input_size(input_size)
     height, width = size if size is not None else (None, None)
-    dtype = tf.as_dtype(dtype).name
 
     if variant == "simulation":
-        h_in = tf.keras.Input((height, width, bands), name="H", dtype=dtype)
-        mask_in = tf.keras.Input((height, width, bands), name="Phi", dtype=dtype)
+        h_in = tf.keras.Input((height, width, bands), name="H")
+        mask_in = tf.keras.Input((height, width, bands), name="Phi")
         inputs = [h_in, mask_in]
-        x = tf.keras.layers.Concatenate(name="concat_input", dtype=dtype)(inputs)
-        x = tf.keras.layers.Conv2D(bands, 1, name="fution", dtype=dtype,
-                                   kernel_initializer=B.reference_initializer())(x)
+        x = tf.keras.layers.Concatenate(name="concat_input")(inputs)
+        x = tf.keras.layers.Conv2D(bands, 1, name="fution", kernel_initializer=U.reference_initializer())(x)
         reference = h_in
     else:
         meas_width = None if width is None else width + step * (bands - 1)
-        y_in = tf.keras.Input((height, meas_width), name="measurement", dtype=dtype)
+        y_in = tf.keras.Input((height, meas_width), name="measurement")
         inputs = [y_in]
-        x = ShiftBack(bands, step, name="shift_back", dtype=dtype)(y_in)
+        x = L.ShiftBack(bands, step, name="shift_back")(y_in)
         reference = x
 
-    x = L.PadToMultiple(2 ** max(stages, 3), name="pad", dtype=dtype)(x)
+    x = L.PadToMultiple(2 ** max(stages, 3), name="pad")(x)
     x = tf.keras.layers.Conv2D(features, 3, padding="same", use_bias=False, name="conv_in",
-                               dtype=dtype, kernel_initializer=B.reference_initializer())(x)
+                               kernel_initializer=U.reference_initializer())(x)
     h = x
     for i in range(num_bodies):
-        h = _body(h, f"body.{i}", list(num_blocks), tuple(binarize), modules, dtype, conv_kwargs,
-                  ff_groups, conv_unit)
+        h = _body(h, f"body.{i}", list(num_blocks), tuple(binarize), modules, options, ff_groups, unit)
     h = tf.keras.layers.Conv2D(bands, 3, padding="same", use_bias=False, name="conv_out",
-                               dtype=dtype, kernel_initializer=B.reference_initializer())(h)
-    h = tf.keras.layers.Add(name="residual", dtype=dtype)([h, x])
-    out = L.CropLike(name="crop", dtype=dtype)([h, reference])
+                               kernel_initializer=U.reference_initializer())(h)
+    h = tf.keras.layers.Add(name="residual")([h, x])
+    out = L.CropLike(name="crop")([h, reference])
     return tf.keras.Model(inputs, out, name=name)
 
 
 def BiSRNet(
     variant: str = "simulation",
+    *,
     input_size=_DEFAULT,
     bands: int = 28,
     features: int | None = None,
@@ -157,11 +129,11 @@ def BiSRNet(
     num_blocks: Sequence[int] = (1, 1, 1),
     step: int = 2,
     modules=None,
+    unit=None,
     input_quantizer="tanh_sign",
     kernel_quantizer="scaled_sign",
     redistribution: bool = True,
     ff_groups: int | None = None,
-    conv_unit=None,
     dtype="float32",
     name: str = "bisrnet",
 ) -> tf.keras.Model:
@@ -171,8 +143,8 @@ def BiSRNet(
         variant: "simulation" (inputs `H` and the 3-D mask `Phi`, both
             `(B, H, W, bands)`) or "real" (input: the raw measurement
             `(B, H, W + step (bands - 1))`, shifted back inside the model; no mask).
-        input_size: `(height, width)`; defaults to the papers' sizes (256x256
-            simulation, 660x660 real) so summaries count MACs at that size.
+        input_size: `(height, width)` of the cube; defaults to the papers' sizes
+            (256x256 simulation, 660x660 real) so summaries count MACs at that size.
             `None` builds a model for any size (reflect padding to a multiple of
             8 and cropping back).
         bands: spectral bands (28).
@@ -183,32 +155,34 @@ def BiSRNet(
         step: dispersion step of the real variant's shift-back (2).
         modules: `{"downsample"|"upsample"|"fusion_down"|"fusion_up": "bisr"|"normal"}`
             to swap in the normal binarized modules of Fig. 4 (Table 2a).
+        unit: the binary conv unit of the body: a name of `larq_hsi.nn.units.UNITS`
+            ("bisr", BiSR-Conv, by default) or a function with
+            `larq_hsi.nn.units.bisr_conv`'s signature `(x, name, kernel_size=3,
+            groups=1, **options) -> tensor` (channels in equal channels out).
         input_quantizer, kernel_quantizer: BiSR-Conv's estimators (aliases,
-            configs or template instances; every layer gets its own instance in `dtype`).
+            configs or template instances; every layer gets its own instance).
         redistribution: keep the spectral redistribution (Table 2b).
         ff_groups: groups of each block's 3x3 conv; `None` is the published d
             groups (4 channels each, which larq-compute-engine cannot binarize),
             1 an ungrouped conv that converts to a true 1-bit op (about 4.8x the
             binary MACs). Not compatible with the published weights unless `None`.
-        conv_unit: the binary conv unit of the body, a function with
-            `larq_hsi.blocks.bisr_conv`'s signature `(x, name, kernel_size=3,
-            groups=1, dtype=None, **conv_kwargs) -> tensor` (channels in equal
-            channels out); default BiSR-Conv. BNN baselines swap it in.
         dtype: every layer's dtype, quantizers included ("float64" for parity tests).
     """
-    conv_kwargs = {
+    options = {
         "input_quantizer": input_quantizer,
         "kernel_quantizer": kernel_quantizer,
         "redistribution": redistribution,
     }
     if ff_groups is not None and ff_groups < 1:
         raise ValueError(f"ff_groups must be None or a positive integer, got {ff_groups!r}")
-    return _build(variant, input_size, bands, features, num_bodies, num_blocks, step,
-                  BODY_PARTS, modules, dtype, name, conv_kwargs, ff_groups, conv_unit)
+    with default_dtype(dtype):
+        return _build(variant, input_size, bands, features, num_bodies, num_blocks, step,
+                      BODY_PARTS, modules, name, options, ff_groups, unit)
 
 
 def BiSRBaseModel(
     binarize: Sequence[str] = (),
+    *,
     variant: str = "simulation",
     input_size=_DEFAULT,
     bands: int = 28,
@@ -217,7 +191,7 @@ def BiSRBaseModel(
     step: int = 2,
     dtype="float32",
     name: str = "bisr_base",
-    **conv_kwargs,
+    **options,
 ) -> tf.keras.Model:
     """BiSRNet's full-precision base model, with chosen parts binarized (Table 2d).
 
@@ -226,9 +200,11 @@ def BiSRBaseModel(
     its own); the parts are "encoder" (`embedding` + `encoder_layers`),
     "bottleneck" and "decoder" (`decoder_layers` + `mapping`). With nothing
     binarized this holds about 634 K params and 10.47 G MACs at 256x256.
+    `options` go to the BiSR-Convs of the binarized parts (their quantizers).
     """
-    return _build(variant, input_size, bands, None, num_bodies, num_blocks, step,
-                  tuple(binarize), None, dtype, name, conv_kwargs)
+    with default_dtype(dtype):
+        return _build(variant, input_size, bands, None, num_bodies, num_blocks, step,
+                      tuple(binarize), None, name, options)
 
 
 def part_prefixes(parts: Sequence[str], num_bodies: int = 1) -> tuple[str, ...]:

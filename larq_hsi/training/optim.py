@@ -31,44 +31,13 @@ from collections.abc import Iterable
 import tensorflow as tf
 from larq import utils as lq_utils
 
+from larq_hsi.nn.introspect import quantizer_variables
+
 __all__ = [
     "CoupledWeightDecayAdam",
     "cosine_warm_restarts",
     "paper_optimizer",
-    "quantizer_variables",
 ]
-
-_QUANTIZER_ATTRIBUTES = ("input_quantizer", "kernel_quantizer", "depthwise_quantizer", "pointwise_quantizer")
-
-
-def quantizer_variables(model: tf.keras.Model) -> list[tf.Variable]:
-    """The variables owned by the quantizers of `model`'s layers (alpha, lambda, ...), deduplicated.
-
-    Descends into nested models. A lambda shared by two ATISTE quantizers
-    appears once.
-    """
-    found, seen = [], set()
-
-    def visit(layer):
-        if isinstance(layer, tf.keras.Model):
-            for inner in layer.layers:
-                visit(inner)
-            return
-        for attribute in _QUANTIZER_ATTRIBUTES:
-            quantizer = getattr(layer, attribute, None)
-            if isinstance(quantizer, tf.keras.layers.Layer):
-                variables = list(quantizer.weights)
-                lam = getattr(quantizer, "lam", None)  # ATISTE's possibly shared lambda
-                if isinstance(lam, tf.Variable):
-                    variables.append(lam)
-                for v in variables:
-                    if id(v) not in seen:
-                        seen.add(id(v))
-                        found.append(v)
-
-    visit(model)
-    return found
-
 
 @lq_utils.register_keras_custom_object
 class CoupledWeightDecayAdam(tf.keras.optimizers.Adam):

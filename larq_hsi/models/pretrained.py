@@ -23,7 +23,7 @@ import larq as lq
 import numpy as np
 import tensorflow as tf
 
-from larq_hsi import layers as L
+from larq_hsi.nn import layers as L
 
 __all__ = ["load_bisrnet_reference", "reference_assignments", "reference_state_dict"]
 

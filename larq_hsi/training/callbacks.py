@@ -6,6 +6,8 @@ and lambda decreased over training epochs"), for layers built with fixed
 (non-trainable) alpha and lambda, e.g.
 `HSBiNet(..., atiste={"alpha_trainable": False, "lambda_trainable": False})`.
 
+`EDESchedule` moves IRNet's EDE parameters t and k over the epochs (Sec. 3.2).
+
 `EstimatorIndicators` logs, once per epoch, the two indicators of HS-BiNet
 Appendix A.2.2 / Fig. 6 on a fixed probe batch:
 
@@ -19,53 +21,30 @@ Appendix A.2.2 / Fig. 6 on a fixed probe batch:
 
 They go into the epoch `logs` (so `History`, Keras's `CSVLogger` and
 `TensorBoard` placed after this callback record them), into the callback's own
-CSV file and TensorBoard scalars, and `plot` draws them as Fig. 6 (PNG, Agg).
+CSV file and TensorBoard scalars, and `plot` draws them as Fig. 6 (PNG,
+`larq_hsi.viz.plot_indicators`).
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import larq as lq
 import tensorflow as tf
 from larq.math import sign as lq_sign
 
-from larq_hsi import quantizers as Q
+from larq_hsi import viz
+from larq_hsi.nn import quantizers as Q
+from larq_hsi.nn.introspect import find_quantizers
 
 __all__ = [
     "ATISTESchedule",
+    "EDESchedule",
     "EstimatorIndicators",
-    "find_quantizers",
-    "plot_indicators",
     "surrogate_of",
 ]
-
-_ROLES = ("input_quantizer", "kernel_quantizer", "depthwise_quantizer", "pointwise_quantizer")
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
-            yield from _all_layers(layer)
-        else:
-            yield layer
-
-
-def find_quantizers(model: tf.keras.Model) -> list[tuple[tf.keras.layers.Layer, str, tf.keras.layers.Layer]]:
-    """`(layer, role, quantizer)` for every quantizer of every layer (nested models included).
-
-    `role` is the attribute holding it: "input_quantizer", "kernel_quantizer", ...
-    """
-    found = []
-    for layer in _all_layers(model):
-        for role in _ROLES:
-            quantizer = getattr(layer, role, None)
-            if isinstance(quantizer, tf.keras.layers.Layer):
-                found.append((layer, role, quantizer))
-    return found
 
 
 def _approx_sign_surrogate(z):
@@ -85,14 +64,12 @@ def surrogate_of(quantizer):
     Magnitude scaling of weights is left out: \(f\) is compared with the
     unscaled \(\mathrm{sign}(z)\).
     """
-    from larq_hsi.models.hsbinet import ScaledApproxSign
-
     if isinstance(quantizer, (Q.ATISTE, Q.TanhSign)):
         return quantizer.surrogate
     if isinstance(quantizer, (lq.quantizers.SteSign, lq.quantizers.MagnitudeAwareSign)):
         clip = quantizer.clip_value
         return (lambda z: z) if clip is None else (lambda z: tf.clip_by_value(z, -clip, clip))
-    if isinstance(quantizer, (lq.quantizers.ApproxSign, ScaledApproxSign)):
+    if isinstance(quantizer, (lq.quantizers.ApproxSign, Q.ScaledApproxSign)):
         return _approx_sign_surrogate
     return None
 
@@ -201,6 +178,47 @@ class ATISTESchedule(tf.keras.callbacks.Callback):
             logs["atiste_alpha"] = self.value_at(epoch, self.alpha)
         if self.lam is not None:
             logs["atiste_lambda"] = self.value_at(epoch, self.lam)
+
+
+class EDESchedule(tf.keras.callbacks.Callback):
+    r"""IRNet's EDE schedule: at the start of epoch i of N, every `EDESign`/`LibraPBSign` gets
+
+    \[ t = T_{min}\,10^{\frac iN \log_{10}(T_{max}/T_{min})}, \qquad k = \max(1/t, 1) \]
+    (`larq_hsi.quantizers.ede_parameters`, \(T_{min} = 0.1\), \(T_{max} = 10\)),
+    assigned to the quantizers' non-trainable variables `t` and `k`. The
+    values are logged as `ede_t` and `ede_k`. Raises `ValueError` at the start
+    of training if the model has no EDE quantizer.
+    """
+
+    def __init__(self, epochs: int, t_min: float = Q.EDE_T_MIN, t_max: float = Q.EDE_T_MAX):
+        super().__init__()
+        Q.ede_parameters(0, epochs, t_min, t_max)  # validates the arguments
+        self.epochs = epochs
+        self.t_min = float(t_min)
+        self.t_max = float(t_max)
+        self._variables: list[tuple[tf.Variable, tf.Variable]] = []
+
+    def values(self, epoch: int) -> tuple[float, float]:
+        """`(t, k)` at the start of `epoch` (0-based)."""
+        return Q.ede_parameters(epoch, self.epochs, self.t_min, self.t_max)
+
+    def on_train_begin(self, logs=None):
+        self._variables = [
+            (q.t, q.k) for _, _, q in find_quantizers(self.model)
+            if isinstance(q, (Q.EDESign, Q.LibraPBSign)) and q.built
+        ]
+        if not self._variables:
+            raise ValueError("EDESchedule: the model has no EDE quantizer (EDESign / LibraPBSign)")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        t, k = self.values(epoch)
+        for t_var, k_var in self._variables:
+            t_var.assign(tf.cast(t, t_var.dtype))
+            k_var.assign(tf.cast(k, k_var.dtype))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["ede_t"], logs["ede_k"] = self.values(epoch)
 
 
 # --------------------------------------------------------------------------- indicators
@@ -385,44 +403,5 @@ class EstimatorIndicators(tf.keras.callbacks.Callback):
             self._writer = None
 
     def plot(self, path) -> Path:
-        """Fig. 6 from `history`: see `plot_indicators`."""
-        return plot_indicators(self.history, path)
-
-
-def _read_history(source) -> dict[str, list]:
-    if isinstance(source, dict):
-        return source
-    with open(source, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or not {"epoch", "estimation_error", "gradient_instability"} <= set(rows[0]):
-        raise ValueError(f"{source}: expected columns epoch, estimation_error, gradient_instability")
-    return {k: [float(r[k]) for r in rows] for k in ("epoch", "estimation_error", "gradient_instability")}
-
-
-def plot_indicators(source, path, title: str = "Estimator indicators") -> Path:
-    """Plot e (orange, left axis) and s (blue, right axis) against the epoch, as Fig. 6; writes a PNG.
-
-    `source` is `EstimatorIndicators.history` or the path of its CSV file.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    history = _read_history(source)
-    epochs: Sequence = history["epoch"]
-    if not epochs:
-        raise ValueError("plot_indicators: nothing to plot (no epoch measured)")
-    fig, left = plt.subplots(figsize=(5.5, 3.6))
-    left.plot(epochs, history["estimation_error"], color="tab:orange", marker="o", ms=3)
-    left.set_xlabel("epoch")
-    left.set_ylabel("estimation error e", color="tab:orange")
-    right = left.twinx()
-    right.plot(epochs, history["gradient_instability"], color="tab:blue", marker="s", ms=3)
-    right.set_ylabel("gradient instability s = var(|g|)", color="tab:blue")
-    left.set_title(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+        """Fig. 6 from `history`: see `larq_hsi.viz.plot_indicators`."""
+        return viz.plot_indicators(self.history, path)

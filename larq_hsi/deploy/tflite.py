@@ -1,10 +1,9 @@
-r"""Deployment: a trained Keras model to an LCE flatbuffer or a SavedModel, with a report.
+r"""A trained Keras model as a true 1-bit larq-compute-engine flatbuffer, with a report.
 
 `to_tflite(model, path)` converts with larq-compute-engine (LCE) and tells what
 became of every binarized layer: a true 1-bit `LceBconv2d` op, or a float
-convolution and why. `to_savedmodel(model, path)` writes a SavedModel with a
-serving signature named after the model's inputs and checks that it reloads
-to the same predictions.
+convolution and why. `lce_predict` runs a flatbuffer in LCE's interpreter;
+`float_tflite` writes the plain float flatbuffer for comparisons.
 
 What LCE does with the pieces of a binary layer (`QuantConv2D` with 1-bit
 input and kernel quantizers):
@@ -52,32 +51,23 @@ import numpy as np
 import tensorflow as tf
 
 from larq_hsi import complexity
+from larq_hsi.deploy.flatbuffer import BINARY_OP, CONV_OPS, FLOATCONV_OPS, Op, parse, plain_name, without_names
+from larq_hsi.nn import layers as L
+from larq_hsi.nn.introspect import iter_layers
 
 __all__ = [
-    "BINARY_OP",
-    "FLOAT_CONV_OPS",
     "LayerExport",
-    "SIGNATURE_MIN_SNR",
-    "SavedModelReport",
     "TFLiteReport",
     "binarized_layers",
-    "flatbuffer_ops",
     "float_tflite",
+    "input_shapes_for_size",
     "lce_predict",
-    "to_savedmodel",
     "to_tflite",
     "with_input_shapes",
-    "without_names",
 ]
 
-BINARY_OP = "LceBconv2d"
-FLOAT_CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
-_CONV_OPS = (BINARY_OP,) + FLOAT_CONV_OPS
 # LCE binarizes a grouped convolution only with this many input channels per group.
 LCE_GROUP_CHANNELS = 32
-
-
-# ---------------------------------------------------------------- report types
 
 
 @dataclasses.dataclass
@@ -185,36 +175,6 @@ class TFLiteReport:
         return self.summary()
 
 
-#: Least signal-to-noise ratio (dB) at which `to_savedmodel(verify=True)` accepts the serving
-#: signature: a relative RMS error of at most 0.1.
-SIGNATURE_MIN_SNR = 20.0
-
-
-@dataclasses.dataclass
-class SavedModelReport:
-    """The outcome of `to_savedmodel`.
-
-    `max_abs_diff`: reloaded Keras model vs the original (0.0: the same eager
-    computation on the same weights). `signature_max_abs_diff`: the serving
-    signature (a graph TensorFlow optimises, so float rounding may differ)
-    vs the original; `signature_mismatched` counts its outputs outside
-    rtol 1e-5 (a binarized pre-activation within rounding of zero may flip),
-    `signature_snr` is their agreement in dB, \(10 \log_{10} (\sum y^2 / \sum (y - \hat y)^2)\).
-    All `None` without `verify`.
-    """
-
-    path: str
-    size_bytes: int
-    signature: str
-    input_names: list[str]
-    output_names: list[str]
-    max_abs_diff: float | None
-    signature_max_abs_diff: float | None
-    signature_mismatched: int | None
-    signature_snr: float | None
-    seconds: float
-
-
 # ------------------------------------------------------------ Keras-side helpers
 
 
@@ -235,7 +195,7 @@ def binarized_layers(model: tf.keras.Model) -> list[tf.keras.layers.Layer]:
     """The layers of `model` (nested models included) whose kernel quantizer is 1-bit."""
     return [
         layer
-        for layer in complexity.iter_layers(model)
+        for layer in iter_layers(model)
         if _kernel_of(layer) is not None
         and _precision(getattr(layer, "kernel_quantizer", None)) == 1
     ]
@@ -287,100 +247,10 @@ def _static_reason(layer, binary_input: bool) -> str:
     return "LCE kept this conv float (no diagnostic from the converter)"
 
 
-# ------------------------------------------------------------- flatbuffer side
+# ------------------------------------------------------------ matching ops to layers
 
 
-@dataclasses.dataclass
-class _Op:
-    index: int
-    name: str
-    outputs: list[str]
-    filter: np.ndarray | None
-    groups: int = 1
-
-
-@dataclasses.dataclass
-class _Parsed:
-    ops: list[_Op]
-    inputs: list[str]
-    outputs: list[str]
-    constant_bytes: int
-    tensor_count: int
-
-
-def _schema():
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    return schema
-
-
-_TENSOR_DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64,
-                  7: np.int16, 9: np.int8, 10: np.float64}
-
-
-def _parse(flatbuffer: bytes):
-    schema = _schema()
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
-    builtin_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    graph = model.subgraphs[0]
-
-    def name_of(code):
-        if code.customCode:
-            return code.customCode.decode()
-        return builtin_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "UNKNOWN")
-
-    def tensor_name(i):
-        return (graph.tensors[i].name or b"").decode()
-
-    def constant(i):
-        tensor = graph.tensors[i]
-        data = model.buffers[tensor.buffer].data
-        if data is None or tensor.type not in _TENSOR_DTYPES:
-            return None
-        array = np.frombuffer(np.asarray(data, dtype=np.uint8).tobytes(), _TENSOR_DTYPES[tensor.type])
-        return array.reshape(tuple(tensor.shape))
-
-    ops = []
-    for index, op in enumerate(graph.operators):
-        name = name_of(model.operatorCodes[op.opcodeIndex])
-        outputs = [tensor_name(i) for i in op.outputs if i >= 0]
-        flt = None
-        if name in _CONV_OPS and op.inputs is not None and len(op.inputs) > 1 and op.inputs[1] >= 0:
-            flt = constant(op.inputs[1])
-        groups = 1
-        if name == BINARY_OP and flt is not None and op.customOptions is not None:
-            groups = _bconv_groups(bytes(bytearray(op.customOptions)), flt)
-        ops.append(_Op(index, name, outputs, flt, groups))
-    return _Parsed(
-        ops=ops,
-        inputs=[tensor_name(i) for i in graph.inputs],
-        outputs=[tensor_name(i) for i in graph.outputs],
-        constant_bytes=sum(0 if b.data is None else len(b.data) for b in model.buffers),
-        tensor_count=len(graph.tensors),
-    )
-
-
-def _bconv_groups(options: bytes, packed_filter: np.ndarray) -> int:
-    """Groups of an LceBconv2d: its `channels_in` option over the input channels its
-    bit-packed filter covers (32 per int32 word)."""
-    if not options:
-        return 1
-    try:
-        from flatbuffers import flexbuffers
-
-        channels_in = int(flexbuffers.Loads(options).get("channels_in", 0))
-    except Exception:  # unreadable options: assume ungrouped
-        return 1
-    per_group = 32 * int(packed_filter.shape[-1])
-    return max(1, channels_in // per_group) if channels_in > per_group else 1
-
-
-def flatbuffer_ops(flatbuffer: bytes) -> list[str]:
-    """The op names of a flatbuffer's main graph, in execution order (custom ops by their code)."""
-    return [op.name for op in _parse(flatbuffer).ops]
-
-
-def _op_key(op: _Op):
+def _op_key(op: Op):
     if op.filter is None:
         return None
     if op.name == BINARY_OP:
@@ -388,7 +258,7 @@ def _op_key(op: _Op):
     return ("f", op.filter.shape, np.packbits(op.filter < 0).tobytes())
 
 
-def _names_layer(op: _Op, layer_name: str) -> bool:
+def _names_layer(op: Op, layer_name: str) -> bool:
     pattern = re.compile(rf"(^|[/;]){re.escape(layer_name)}(/|;|$)")
     return any(pattern.search(name) for name in op.outputs)
 
@@ -399,8 +269,8 @@ def _match(layers, ops, log_reasons, float_layers=()):
     `float_layers` (full-precision convs) only claim their own ops first, so that
     the name and order fallbacks cannot hand them to a binarized layer.
     """
-    candidates = [op for op in ops if op.name in _CONV_OPS]
-    by_key: dict[tuple, list[_Op]] = {}
+    candidates = [op for op in ops if op.name in CONV_OPS]
+    by_key: dict[tuple, list[Op]] = {}
     for op in candidates:
         key = _op_key(op)
         if key is not None:
@@ -415,7 +285,7 @@ def _match(layers, ops, log_reasons, float_layers=()):
             if op.index not in claimed:
                 claimed.add(op.index)
                 break
-    found: dict[str, tuple[_Op, str]] = {}
+    found: dict[str, tuple[Op, str]] = {}
     pending = []
     for layer in layers:
         hits = [op for key in _layer_keys(layer) for op in by_key.get(key, [])
@@ -558,6 +428,28 @@ def with_input_shapes(model: tf.keras.Model, input_shapes) -> tf.keras.Model:
     clone = type(model).from_config(config)
     clone.set_weights(model.get_weights())
     return clone
+
+
+def input_shapes_for_size(model: tf.keras.Model, size) -> list[tuple]:
+    """Per-example input shapes of `model` for a cube of spatial `size` `(height, width)`.
+
+    Image inputs `(H, W, C)` take the size; a raw CASSI measurement `(H, W')`
+    feeding a `ShiftBack` layer takes `(height, width + step (bands - 1))`
+    from that layer's settings. For `with_input_shapes` / `to_tflite(input_shapes=...)`.
+    """
+    height, width = (int(s) for s in size)
+    shift_backs = [layer for layer in iter_layers(model) if isinstance(layer, L.ShiftBack)]
+    shapes = []
+    for tensor in model.inputs:
+        dims = list(tensor.shape[1:])
+        if len(dims) == 3:
+            shapes.append((height, width, int(dims[2])))
+        elif len(dims) == 2 and len(shift_backs) == 1:
+            layer = shift_backs[0]
+            shapes.append((height, width + layer.step * (layer.bands - 1)))
+        else:
+            raise ValueError(f"cannot derive a fixed shape for input {tensor.name!r} of shape {tuple(tensor.shape)}")
+    return shapes
 
 
 def _frozen_graph(function):
@@ -710,16 +602,16 @@ def to_tflite(
         ) from error
     seconds = time.perf_counter() - start
 
-    parsed = _parse(flatbuffer)  # before stripping: op outputs name their layers
+    parsed = parse(flatbuffer)  # before stripping: op outputs name their layers
     ops = parsed.ops
     layers = binarized_layers(model)
     binarized_ids = {id(l) for l in layers}
-    float_convs = [l for l in complexity.iter_layers(model)
+    float_convs = [l for l in iter_layers(model)
                    if isinstance(l, tf.keras.layers.Conv2D) and id(l) not in binarized_ids]
     rows = _match(layers, ops, _log_reasons(log["text"], [l.name for l in layers]), float_convs)
     if strip_names:
         flatbuffer = without_names(flatbuffer)
-        constant_bytes = _parse(flatbuffer).constant_bytes
+        constant_bytes = parse(flatbuffer).constant_bytes
     else:
         constant_bytes = parsed.constant_bytes
     if path is not None:
@@ -733,7 +625,7 @@ def to_tflite(
     return TFLiteReport(
         path=path,
         binary_ops=counts[BINARY_OP],
-        float_convs=sum(counts[name] for name in FLOAT_CONV_OPS),
+        float_convs=sum(counts[name] for name in FLOATCONV_OPS),
         flatbuffer_bytes=len(flatbuffer),
         theoretical_bytes=theoretical,
         convertible_bytes=theoretical + kept_float * (4 - 1 / 8),
@@ -742,28 +634,13 @@ def to_tflite(
         grouped_binary_ops=sum(op.groups > 1 for op in ops),
         constant_bytes=constant_bytes,
         tensor_count=parsed.tensor_count,
-        input_names=[_plain_name(n) for n in parsed.inputs],
+        input_names=[plain_name(n) for n in parsed.inputs],
         output_names=parsed.outputs,
         method=method,
         seconds=seconds,
         converter_log=log["text"],
         flatbuffer=flatbuffer,
     )
-
-
-def without_names(flatbuffer: bytes) -> bytes:
-    """The flatbuffer without tensor and graph names (smaller; runs the same)."""
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
-    flatbuffer_utils.strip_strings(model)
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-
-
-def _plain_name(name: str) -> str:
-    """`serving_default_H:0` (SavedModel route) and `H` (graph route) both name input `H`."""
-    name = name.removeprefix("serving_default_")
-    return re.sub(r":\d+$", "", name)
 
 
 def lce_predict(flatbuffer, inputs, num_threads: int = 1, use_indirect_bgemm=None) -> np.ndarray:
@@ -786,7 +663,7 @@ def lce_predict(flatbuffer, inputs, num_threads: int = 1, use_indirect_bgemm=Non
         with open(flatbuffer, "rb") as f:
             flatbuffer = f.read()
     if isinstance(inputs, Mapping):
-        names = names or [_plain_name(n) for n in _parse(flatbuffer).inputs]
+        names = names or [plain_name(n) for n in parse(flatbuffer).inputs]
         missing = set(names) - set(inputs)
         if missing:
             raise ValueError(f"inputs: missing {sorted(missing)}; the flatbuffer takes {names}")
@@ -798,108 +675,7 @@ def lce_predict(flatbuffer, inputs, num_threads: int = 1, use_indirect_bgemm=Non
     else:
         inputs = np.asarray(inputs, dtype=np.float32)
     if use_indirect_bgemm is None:
-        use_indirect_bgemm = any(op.groups > 1 for op in _parse(flatbuffer).ops)
+        use_indirect_bgemm = any(op.groups > 1 for op in parse(flatbuffer).ops)
     interpreter = Interpreter(flatbuffer, num_threads=num_threads,
                               use_indirect_bgemm=bool(use_indirect_bgemm))
     return interpreter.predict(inputs)
-
-
-# ------------------------------------------------------------------- SavedModel
-
-
-def _directory_bytes(path) -> int:
-    return sum(
-        os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files
-    )
-
-
-def _random_inputs(model, seed=0, unknown_size=32):
-    rng = np.random.default_rng(seed)
-    arrays = []
-    for tensor in model.inputs:
-        shape = [1] + [unknown_size if d is None else int(d) for d in tensor.shape[1:]]
-        arrays.append(rng.uniform(0.0, 1.0, size=shape).astype(tensor.dtype.as_numpy_dtype))
-    return arrays
-
-
-def to_savedmodel(model: tf.keras.Model, path, verify: bool = True, seed: int = 0) -> SavedModelReport:
-    """Write `model` as a SavedModel at `path`, with a serving signature named after its inputs.
-
-    Saved with `model.save(path, save_traces=False)` (7 s instead of 58 s of
-    CPU for BiSRNet; importing larq_hsi registers every
-    custom class, so `tf.keras.models.load_model(path)` needs no
-    `custom_objects`). The signature `serving_default` takes the model's inputs
-    by name (e.g. `H`, `Phi`) with any batch size and returns a dict keyed by
-    the model's output names.
-
-    With `verify`, the SavedModel is reloaded twice and run on a random input
-    (batch 1; unknown spatial sizes become 32). As a Keras model its
-    predictions must equal `model`'s exactly. The serving signature is a graph
-    that TensorFlow optimises (fused and reordered float ops), so in a deep
-    binarized network a pre-activation within rounding of zero can flip and
-    the flip spreads: it is held to a statistical bound, a signal-to-noise
-    ratio \(10 \log_{10} (\sum y^2 / \sum (y - \hat y)^2) \ge\) `SIGNATURE_MIN_SNR`
-    dB between the model's output \(y\) and the signature's \(\hat y\).
-    Rounding spread stays well above it: the published BiSRNet at 256x256
-    on a random input reaches 34 dB although 87% of its outputs differ beyond
-    rtol 1e-5. A wiring fault falls well below it: a small two-input block
-    whose signature is fed one input twice gives 8 dB. Otherwise
-    `AssertionError`.
-    """
-    path = os.fspath(path)
-    start = time.perf_counter()
-    names = list(model.input_names)
-    out_names = list(model.output_names)
-    specs = [tf.TensorSpec([None] + list(t.shape[1:]), t.dtype, name=n)
-             for n, t in zip(names, model.inputs)]
-
-    @tf.function(input_signature=specs)
-    def serve(*inputs):
-        outputs = model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
-        return dict(zip(out_names, tf.nest.flatten(outputs)))
-
-    model.save(path, save_format="tf", save_traces=False,
-               signatures={"serving_default": serve.get_concrete_function()})
-    keras_diff = signature_diff = mismatched = signature_snr = None
-    if verify:
-        x = _random_inputs(model, seed)
-        feed = x if len(x) > 1 else x[0]
-        want = [np.asarray(t) for t in tf.nest.flatten(model(feed, training=False))]
-        restored = tf.keras.models.load_model(path, compile=False)
-        got = [np.asarray(t) for t in tf.nest.flatten(restored(feed, training=False))]
-        signature = tf.saved_model.load(path).signatures["serving_default"]
-        served = signature(**{n: tf.constant(a) for n, a in zip(names, x)})
-        got_signature = [served[n].numpy() for n in out_names]
-        keras_diff = max(float(np.max(np.abs(a - b), initial=0.0)) for a, b in zip(want, got))
-        signature_diff = max(float(np.max(np.abs(a - b), initial=0.0))
-                             for a, b in zip(want, got_signature))
-        mismatched = sum(
-            int(np.sum(~np.isclose(b, a, rtol=1e-5, atol=1e-5 * float(np.max(np.abs(a), initial=0.0)))))
-            for a, b in zip(want, got_signature))
-        total = sum(a.size for a in want)
-        signal = sum(float(np.sum(np.asarray(a, np.float64) ** 2)) for a in want)
-        noise = sum(float(np.sum((np.asarray(a, np.float64) - b) ** 2)) for a, b in zip(want, got_signature))
-        signature_snr = float("inf") if noise == 0 else float(10 * np.log10(signal / noise))
-        problems = []
-        if keras_diff != 0.0:
-            problems.append(f"load_model gives max |diff| {keras_diff:g} (must be 0)")
-        if signature_snr < SIGNATURE_MIN_SNR:
-            problems.append(
-                f"the serving signature agrees only to {signature_snr:.1f} dB SNR (must be >= "
-                f"{SIGNATURE_MIN_SNR:g}; max |diff| {signature_diff:g}, {mismatched} of {total} "
-                f"outputs outside rtol 1e-5)")
-        if problems:
-            raise AssertionError(f"SavedModel at {path} does not reproduce the model: "
-                                 + "; ".join(problems))
-    return SavedModelReport(
-        path=path,
-        size_bytes=_directory_bytes(path),
-        signature="serving_default",
-        input_names=names,
-        output_names=out_names,
-        max_abs_diff=keras_diff,
-        signature_max_abs_diff=signature_diff,
-        signature_mismatched=mismatched,
-        signature_snr=signature_snr,
-        seconds=time.perf_counter() - start,
-    )

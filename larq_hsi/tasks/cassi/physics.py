@@ -24,8 +24,9 @@ pipeline computes it (`meas / nC * 2`, then `shift_back`), together with the
 
 Every TensorFlow function here works on a single sample (`(H, W, N)` cubes,
 `(H, W')` measurements) or a batch (`(B, H, W, N)`, `(B, H, W')`), eagerly,
-inside `tf.data.Dataset.map` and inside a Keras model. The `*_np` functions
-are numpy twins with the same arithmetic order (for tests and offline tools).
+inside `tf.data.Dataset.map` and inside a Keras model (`ShiftBack`, the
+shift-back as a layer, and `shift_back` itself live in `larq_hsi.nn.layers`,
+since the real-system BiSRNet holds one).
 
 Exactness: the measurement accumulates the bands in order 0, 1, ..., N-1, as
 the reference's `torch.sum` over the band axis did, and the 2/N scaling
@@ -37,49 +38,31 @@ see `measure` and `scale_2_over_n`).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
-from larq import utils as lq_utils
 
 from larq_hsi.checks import check_finite
+from larq_hsi.nn.layers import ShiftBack, shift_back
 
 __all__ = [
-    "CASSI_WAVELENGTHS",
     "REAL_MEASUREMENT_PEAK",
     "REAL_MEASUREMENT_SCALE",
     "ShiftBack",
     "Simulation",
     "adjoint",
-    "adjoint_np",
     "disperse",
-    "disperse_np",
-    "load_mask",
     "mask_3d",
-    "mask_3d_np",
     "measure",
-    "measure_np",
     "network_input",
-    "network_input_np",
     "prepare_real_measurement",
     "random_mask",
     "scale_2_over_n",
     "shift_back",
-    "shift_back_np",
     "shot_noise",
-    "shot_noise_np",
     "simulate",
 ]
-
-#: The 28 centre wavelengths (nm) of the CASSI benchmarks (TSA-Net, MST,
-#: BiSRNet), as listed by the reference's visualisation script (`lam28`).
-CASSI_WAVELENGTHS = np.array(
-    [453.5, 457.5, 462.0, 466.0, 471.5, 476.5, 481.5, 487.0, 492.5, 498.0,
-     504.0, 510.0, 516.0, 522.5, 529.5, 536.5, 544.0, 551.5, 558.5, 567.5,
-     575.5, 584.5, 594.5, 604.0, 614.5, 625.0, 636.5, 648.0]
-)  # fmt: skip
 
 #: Factor from a raw simulated measurement to the real-system training input
 #: in the reference (`meas / 28 * 2 * 1.2`, before shot noise), relative to N:
@@ -184,36 +167,6 @@ def _mask_for(mask: tf.Tensor, cube: tf.Tensor) -> tf.Tensor:
 # --------------------------------------------------------------------------- masks
 
 
-def load_mask(path, key: str = "mask") -> np.ndarray:
-    """Read a 2-D coded-aperture mask as float32 `(H, W)`.
-
-    Formats: MATLAB `.mat` (v5 through `scipy.io.loadmat`, v7.3/HDF5 through
-    h5py, transposed back to the (height, width) MATLAB shows) under `key`; `.npy`
-    (values kept as stored);
-    `.png` (grayscale, or the mean of the RGB channels), scaled by the
-    integer type's maximum (255 or 65535) to [0, 1].
-    """
-    from larq_hsi.data import read_array  # the readers live in data.py
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".png":
-        from larq_hsi.data import read_png
-
-        mask = read_png(path)
-    else:
-        mask = read_array(path, key=key if suffix in (".mat", ".npz", ".h5", ".hdf5") else None)
-    mask = np.asarray(mask)
-    if mask.ndim == 3 and mask.shape[-1] == 1:
-        mask = mask[..., 0]
-    if mask.ndim != 2:
-        raise ValueError(f"{path}: a mask must be 2-D (height, width), got shape {mask.shape}")
-    if mask.dtype == bool:
-        mask = mask.astype(np.float32)
-    _check_finite(mask.astype(np.float64) if not np.issubdtype(mask.dtype, np.floating) else mask, f"mask {path}")
-    return mask.astype(np.float32)
-
-
 def random_mask(shape, seed: int = 0, density: float = 0.5, dtype=np.float32) -> np.ndarray:
     r"""A random binary mask: \(M(x, y) \sim \mathrm{Bernoulli}(\rho)\) i.i.d., seeded.
 
@@ -238,12 +191,6 @@ def mask_3d(mask, bands: int = 28) -> tf.Tensor:
     if bands < 1:
         raise ValueError(f"bands must be >= 1, got {bands}")
     return tf.repeat(mask[..., tf.newaxis], bands, axis=-1)
-
-
-def mask_3d_np(mask, bands: int = 28) -> np.ndarray:
-    """numpy twin of `mask_3d`."""
-    mask = np.asarray(mask)
-    return np.repeat(mask[..., None], bands, axis=-1)
 
 
 # --------------------------------------------------------------------------- forward model
@@ -287,37 +234,6 @@ def measure(cube, mask, step: int = 2, bands: int | None = None) -> tf.Tensor:
     shifted = tf.stack([_shifted_band(masked, n, n_bands, step) for n in range(n_bands)], axis=0)
     # A loop, not a chain of adds: in graphs Grappler rewrites add chains into AddN (another order).
     return tf.foldl(lambda total, band: total + band, shifted)
-
-
-def shift_back(measurement, bands: int = 28, step: int = 2, scale: float | None = None):
-    r"""Windows of a measurement `([B,] H, W + step (bands - 1))` -> `([B,] H, W, bands)`.
-
-    \(H(x, y, n) = Y(x, y + dn)\) (BiSRNet Eq. 1): band n is
-    `measurement[..., step n : step n + W]`. With `scale`, the result is
-    multiplied by it (for the reference's `2 / bands` prefer `network_input`,
-    which divides first, as the reference does, and is bit-exact).
-    """
-    measurement = tf.convert_to_tensor(measurement)
-    if measurement.shape.rank not in (2, 3):
-        raise ValueError(
-            "shift_back expects a measurement of shape (batch, height, width) or (height, width), "
-            f"got {measurement.shape}"
-        )
-    width = measurement.shape[-1]
-    if width is not None:
-        cube_width = width - step * (bands - 1)
-        if cube_width <= 0:
-            raise ValueError(
-                f"a measurement {width} wide is too narrow for {bands} bands at step {step}: "
-                f"expected width W + {step * (bands - 1)} with W > 0"
-            )
-    else:
-        cube_width = tf.shape(measurement)[-1] - step * (bands - 1)
-    windows = [measurement[..., step * n : step * n + cube_width] for n in range(bands)]
-    cube = tf.stack(windows, axis=-1)
-    if scale is not None:
-        cube = cube * tf.cast(scale, cube.dtype)
-    return cube
 
 
 def adjoint(measurement, mask, bands: int = 28, step: int = 2) -> tf.Tensor:
@@ -429,116 +345,3 @@ def shot_noise(measurement, seed, bits: int = 11, quantum_efficiency: float = 0.
         output_dtype=tf.float64,
     )
     return tf.cast(detected / float(2**bits), measurement.dtype)
-
-
-def shot_noise_np(measurement, rng=None, bits: int = 11, quantum_efficiency: float = 0.4) -> np.ndarray:
-    """numpy twin of `shot_noise` (the reference's own lines); `rng` a `numpy.random.Generator` or seed."""
-    _check_noise_args(bits, quantum_efficiency)
-    rng = np.random.default_rng(rng)
-    measurement = np.asarray(measurement)
-    counts = np.floor(np.maximum(measurement.astype(np.float64), 0.0) * 2**bits / quantum_efficiency)
-    detected = rng.binomial(counts.astype(np.int64), quantum_efficiency)
-    return (detected / float(2**bits)).astype(measurement.dtype if measurement.dtype.kind == "f" else np.float32)
-
-
-# --------------------------------------------------------------------------- numpy twins
-
-
-def _check_cube_np(cube: np.ndarray, bands: int | None) -> int:
-    if cube.ndim not in (3, 4):
-        raise ValueError(
-            f"cube must have shape (height, width, bands) or (batch, height, width, bands), got shape {cube.shape}"
-        )
-    if bands is not None and cube.shape[-1] != bands:
-        raise ValueError(f"cube: expected {bands} bands (last axis), got {cube.shape[-1]} in shape {cube.shape}")
-    _check_finite(cube, "cube")
-    return cube.shape[-1]
-
-
-def _mask_for_np(mask: np.ndarray, cube: np.ndarray) -> np.ndarray:
-    _check_finite(mask, "mask")
-    if mask.ndim == 2:
-        mask = mask[..., None]
-    if mask.shape[-3:-1] != cube.shape[-3:-1]:
-        raise ValueError(
-            f"mask size does not match the cube: expected a mask {cube.shape[-3]}x{cube.shape[-2]} "
-            f"(the cube's height x width), got mask shape {mask.shape}"
-        )
-    if mask.shape[-1] not in (1, cube.shape[-1]):
-        raise ValueError(f"3-D mask has {mask.shape[-1]} bands, expected {cube.shape[-1]} (the cube's band count) or 1")
-    return mask.astype(cube.dtype, copy=False)
-
-
-def disperse_np(cube, step: int = 2) -> np.ndarray:
-    """numpy twin of `disperse`."""
-    cube = np.asarray(cube)
-    bands = _check_cube_np(cube, None)
-    step = _check_step(step)
-    width = cube.shape[-2]
-    out = np.zeros(cube.shape[:-2] + (width + step * (bands - 1), bands), dtype=cube.dtype)
-    for n in range(bands):
-        out[..., step * n : step * n + width, n] = cube[..., n]
-    return out
-
-
-def measure_np(cube, mask, step: int = 2, bands: int | None = None) -> np.ndarray:
-    """numpy twin of `measure` (bands accumulated in order 0..N-1, in the cube's dtype)."""
-    cube = np.asarray(cube)
-    n_bands = _check_cube_np(cube, bands)
-    step = _check_step(step)
-    masked = cube * _mask_for_np(np.asarray(mask), cube)
-    width = cube.shape[-2]
-    total = np.zeros(cube.shape[:-2] + (width + step * (n_bands - 1),), dtype=masked.dtype)
-    for n in range(n_bands):
-        total[..., step * n : step * n + width] += masked[..., n]
-    return total
-
-
-def shift_back_np(measurement, bands: int = 28, step: int = 2) -> np.ndarray:
-    """numpy twin of `shift_back` (without `scale`)."""
-    measurement = np.asarray(measurement)
-    if measurement.ndim not in (2, 3):
-        raise ValueError(f"shift_back expects a measurement (height, width) or (batch, height, width), got {measurement.shape}")
-    width = measurement.shape[-1] - step * (bands - 1)
-    if width <= 0:
-        raise ValueError(
-            f"a measurement {measurement.shape[-1]} wide is too narrow for {bands} bands at step {step}: "
-            f"expected width W + {step * (bands - 1)} with W > 0"
-        )
-    return np.stack([measurement[..., step * n : step * n + width] for n in range(bands)], axis=-1)
-
-
-def adjoint_np(measurement, mask, bands: int = 28, step: int = 2) -> np.ndarray:
-    """numpy twin of `adjoint`."""
-    back = shift_back_np(measurement, bands, step)
-    return back * _mask_for_np(np.asarray(mask), back)
-
-
-def network_input_np(measurement, bands: int = 28, step: int = 2) -> np.ndarray:
-    """numpy twin of `network_input` (`measurement / bands * 2`, then shift-back)."""
-    measurement = np.asarray(measurement)
-    _check_finite(measurement, "measurement")
-    dtype = measurement.dtype.type if measurement.dtype.kind == "f" else np.float64
-    return shift_back_np(measurement / dtype(bands) * dtype(2), bands, step)
-
-
-# --------------------------------------------------------------------------- layer
-
-
-@lq_utils.register_keras_custom_object
-class ShiftBack(tf.keras.layers.Layer):
-    """`shift_back` as a layer: a raw measurement in, the N-band network input out."""
-
-    def __init__(self, bands: int = 28, step: int = 2, scale: float | None = None, **kwargs):
-        if bands < 1 or step < 0:
-            raise ValueError(f"ShiftBack needs bands >= 1 and step >= 0, got bands={bands}, step={step}")
-        self.bands = int(bands)
-        self.step = int(step)
-        self.scale = scale
-        super().__init__(**kwargs)
-
-    def call(self, inputs):
-        return shift_back(inputs, self.bands, self.step, self.scale)
-
-    def get_config(self):
-        return {**super().get_config(), "bands": self.bands, "step": self.step, "scale": self.scale}
