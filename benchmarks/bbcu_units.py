@@ -8,6 +8,9 @@ scikit-image photographs (astronaut, coffee) and evaluated on two others
 (chelsea, rocket), RGB PSNR. Every variant sees the same batches and starts
 from the same seed. V1 (BatchNorm) and V2 run without residual alignment, V3
 and V4 with k* = 130 C / 64 (Sec. 4.5; 65 for 32 features), as in the paper.
+Each run is `larq_hsi.training.train` with BBCU's recipe
+(`larq_hsi.tasks.restoration.recipe.RestorationConfig`: L1 loss, Adam, the
+rate halved after 2/3 of the steps), the network swapped for the variant.
 
 The numbers are a smoke-scale ablation (minutes, not 300,000 iterations):
 differences of a few tenths of a dB between runs of the same variant are
@@ -34,58 +37,77 @@ full training.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
-import time
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from larq_hsi import complexity, restoration  # noqa: E402
-from larq_hsi.models.bbcu import DnCNN, bbcu_part_prefixes  # noqa: E402
+from larq_hsi import complexity, training  # noqa: E402
+from larq_hsi.models import registry  # noqa: E402
+from larq_hsi.models.bbcu import bbcu_part_prefixes  # noqa: E402
+from larq_hsi.tasks.restoration.dataset import evaluation_pairs, sample_images  # noqa: E402
+from larq_hsi.tasks.restoration.evaluate import evaluate_model, task_psnr  # noqa: E402
+from larq_hsi.tasks.restoration.recipe import RestorationConfig  # noqa: E402
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
 
-TRAIN = ("astronaut", "coffee")
+TRAIN = ("astronaut", "coffee")  # the recipe's default training photographs
 TEST = ("chelsea", "rocket")
+TEST_SEED = 123  # of the test images' noise
 VERSIONS = ("v1", "v2", "v3", "v4")
 
 
-def build(version, args, input_shape=(None, None, 3)):
-    alignment = "k*" if version in ("v3", "v4") else None
+def build(version, features, depth, input_size=None):
+    """The small DnCNN with its body binarized by BBCU-`version` units ("full": full precision)."""
     if version == "full":
-        return DnCNN(input_shape, features=args.features, depth=args.depth, name="dncnn_full")
-    return DnCNN(
-        input_shape, features=args.features, depth=args.depth, binarize=("body",),
-        unit=version, alignment=alignment, name=f"bbcu_{version}",
-    )
+        return registry.build("dncnn", input_size=input_size, features=features, depth=depth, name="dncnn_full")
+    alignment = "k*" if version in ("v3", "v4") else None
+    return registry.build("bbcu-dncnn", input_size=input_size, features=features, depth=depth, unit=version,
+                          alignment=alignment, name=f"bbcu_{version}")
+
+
+@dataclasses.dataclass(kw_only=True)
+class UnitConfig(RestorationConfig):
+    """BBCU's denoising recipe (L1, Adam, the rate halved at `halve_every` steps) on the small DnCNN
+    with BBCU-`version` units, scored on `TEST` with the benchmark's noise seed."""
+
+    task: str = "denoise"
+    version: str = "v4"
+    features: int = 32
+    depth: int = 10
+
+    def __post_init__(self):
+        self.model = "dncnn" if self.version == "full" else "bbcu-dncnn"
+        super().__post_init__()
+
+    def build_model(self) -> tf.keras.Model:
+        return build(self.version, self.features, self.depth)
+
+    def evaluate(self, model: tf.keras.Model) -> dict:
+        return evaluate_model(model, sample_images(TEST), "denoise", self.level, seed=TEST_SEED)
 
 
 def paper_ops(version, args):
-    model = build(version, args, (180, 320, 3))
+    model = build(version, args.features, args.depth, (180, 320))
     parts = () if version == "full" else ("body",)
     return complexity.profile(model, binarized=bbcu_part_prefixes(parts) if parts else ()).paper_ops
 
 
-def train_and_evaluate(version, args, seed, train_images, test_pairs):
-    tf.keras.utils.set_random_seed(seed)
-    model = build(version, args)
-    schedule = restoration.halving_schedule(args.lr, max(1, args.steps * 2 // 3))
-    model.compile(optimizer=tf.keras.optimizers.Adam(schedule), loss="mae")  # Eq. 12
-    data = restoration.training_dataset(
-        train_images, "denoise", args.sigma, patch_size=args.patch, batch_size=args.batch, seed=seed
+def train_and_evaluate(version, args, seed, runs):
+    config = UnitConfig(
+        out_dir=os.path.join(runs, f"{version}_seed{seed}"), version=version, features=args.features,
+        depth=args.depth, level=args.sigma, crop_size=args.patch, batch_size=args.batch, epochs=1,
+        steps_per_epoch=args.steps, learning_rate=args.lr, halve_every=max(1, args.steps * 2 // 3), seed=seed,
     )
-    start = time.perf_counter()
-    history = model.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0)
-    seconds = time.perf_counter() - start
-    psnrs = []
-    for noisy, clean in test_pairs:
-        restored = model(noisy[None], training=False)[0]
-        psnrs.append(float(restoration.task_psnr("denoise", clean, restored)))
-    return psnrs, history.history["loss"][-1], seconds
+    run = training.train(config, verbose=0)
+    psnrs = [row["psnr"] for row in run["validation"]["images"]]
+    return psnrs, run["final_loss"], run["train_seconds"]
 
 
 def main(argv=None):
@@ -99,11 +121,16 @@ def main(argv=None):
     parser.add_argument("--sigma", type=float, default=25)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--versions", nargs="+", default=list(VERSIONS), choices=[*VERSIONS, "full"])
+    parser.add_argument("--out", default=None, help="keep each run's folder (run.json, log.csv, savedmodel/) "
+                                                    "under OUT/VERSION_seedSEED (default: a temporary folder)")
     args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        report(args, tmp)
 
-    train_images = restoration.sample_images(TRAIN)
-    test_pairs = restoration.evaluation_pairs(restoration.sample_images(TEST), "denoise", args.sigma, seed=123)
-    noisy_psnr = [float(restoration.task_psnr("denoise", c, n)) for n, c in test_pairs]
+
+def report(args, tmp):
+    test_pairs = evaluation_pairs(sample_images(TEST), "denoise", args.sigma, seed=TEST_SEED)
+    noisy_psnr = [float(task_psnr("denoise", c, n)) for n, c in test_pairs]
 
     print(f"sigma-{args.sigma:g} colour denoising, DnCNN depth {args.depth}, {args.features} features, "
           f"{args.steps} steps of {args.batch} x {args.patch}^2 patches from {', '.join(TRAIN)}; "
@@ -115,7 +142,7 @@ def main(argv=None):
           + f"{np.mean(noisy_psnr):>9.2f}")
     for version in args.versions:
         ops = paper_ops(version, args) / 1e9
-        runs = [train_and_evaluate(version, args, seed, train_images, test_pairs) for seed in args.seeds]
+        runs = [train_and_evaluate(version, args, seed, args.out or tmp) for seed in args.seeds]
         psnr = np.mean([r[0] for r in runs], axis=0)
         spread = (np.ptp([np.mean(r[0]) for r in runs]) if len(runs) > 1 else 0.0)
         label = "DnCNN (fp)" if version == "full" else f"BBCU-{version.upper()}"

@@ -3,27 +3,32 @@
 BiSRNet's Table 1 trains seven BNN baselines and BiSRNet with the same Params
 and OPs (300 epochs on CAVE, tested on 10 KAIST scenes). This script does the
 same at a CPU budget: every method in `--methods` is
-`larq_hsi.models.baselines.BinarizedUNet(method)` (the same backbone and
-binary convs; only the unit around each conv differs), trained with BiSRNet's
-recipe (`larq_hsi.training`: RMSE loss, Adam 0.9/0.999, cosine annealing
+`larq_hsi.models.baselines.BinarizedUNet(method)` (registry `unet-<method>`,
+`bisrnet` for "bisr": the same backbone and binary convs; only the unit
+around each conv differs), trained with BiSRNet's recipe
+(`larq_hsi.training.train(CassiConfig(...))`: RMSE loss, Adam 0.9/0.999, cosine annealing
 `--lr` -> `--final-lr`, by default 2e-3 -> 1e-6 as `make demo` uses for a
 few minutes of training, where the paper's 4e-4 leaves every method far from
 converged; pass `--lr 4e-4` for the paper's rate), random crops with flips and rotations, batch
 `--batch`, shifting step 2) for the same number of steps, from the same seed,
 on the same batches, through the same mask, then evaluated on the same test
-scenes. IRNet gets its EDE schedule per epoch (`method_callbacks`); nothing
-else differs between methods: no method-specific tuning.
+scenes. IRNet gets its EDE schedule per epoch (the recipe adds
+`EDESchedule` for "unet-irnet"); nothing else differs between methods: no
+method-specific tuning.
 
-Data: without `--data`, seeded *synthetic* scenes (`larq_hsi.data`): stand-ins
+Data: without `--data`, seeded *synthetic* scenes (`larq_hsi.synthetic`): stand-ins
 that say nothing about accuracy on real data; with `--data DIR` (training
 cubes, CAVE-style) and `--test-data DIR` (test cubes, e.g. the 10 KAIST
 scenes) and `--mask mask_256.mat`, the simulation benchmark. The mask is a
-seeded random one unless `--mask` is given.
+seeded random one unless `--mask` is given (the recipe's: it covers the crop
+and the training scenes, so larger test scenes need `--mask`).
 
 Output: the table on stdout (method, bits W/A, Params (K) and OPs (G) in the
 papers' convention at 256x256, PSNR/SSIM per test scene and their mean, with
 the budget stated), `table.json` and `table.png` (bar chart of mean PSNR and
-SSIM) under `--out`. PSNR is the papers' 8-bit per-band PSNR (`torch_psnr`,
+SSIM) under `--out`, and each method's run folder (`run.json`, `log.csv`,
+`savedmodel/`, ...; the SavedModel is what gets evaluated) under
+`OUT/runs/METHOD/`. PSNR is the papers' 8-bit per-band PSNR (`torch_psnr`,
 `round(x * 256)`), SSIM as `larq_hsi.metrics.ssim`; `table.json` also holds
 the whole-cube PSNR. The paper's own means (KAIST, 300 epochs) are printed
 next to them for orientation only: a different data set and budget.
@@ -43,6 +48,8 @@ printed with the timings.
 from __future__ import annotations
 
 import argparse
+import csv
+import dataclasses
 import json
 import logging
 import os
@@ -55,8 +62,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tensorflow as tf  # noqa: E402
 
-from larq_hsi import cassi, data, training  # noqa: E402
+from larq_hsi import complexity, io, training  # noqa: E402
+from larq_hsi.deploy import savedmodel  # noqa: E402
 from larq_hsi.models import baselines as BL  # noqa: E402
+from larq_hsi.models import registry  # noqa: E402
+from larq_hsi.synthetic import synthetic_scenes  # noqa: E402
+from larq_hsi.tasks.cassi import physics  # noqa: E402
+from larq_hsi.tasks.cassi.dataset import load_scenes  # noqa: E402
+from larq_hsi.tasks.cassi.evaluate import evaluate_model  # noqa: E402
+from larq_hsi.tasks.cassi.recipe import CassiConfig  # noqa: E402
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
@@ -88,7 +102,7 @@ def parse_args(argv=None):
     parser.add_argument("--scene-size", type=int, default=128, help="synthetic training scene size (default 128)")
     parser.add_argument("--test-scenes", type=int, default=10, help="synthetic test scenes (default 10, as S1-S10)")
     parser.add_argument("--test-size", type=int, default=128, help="synthetic test scene size (default 128)")
-    parser.add_argument("--out", default="runs/cassi_methods", help="folder for table.json and table.png")
+    parser.add_argument("--out", default="runs/cassi_methods", help="folder for table.json, table.png and runs/")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.epochs < 1 or args.steps % args.epochs:
         parser.error(f"--steps ({args.steps}) must be a positive multiple of --epochs ({args.epochs})")
@@ -97,50 +111,69 @@ def parse_args(argv=None):
     return args
 
 
-def load_data(args):
-    """Training scenes, test scenes and the mask, as `larq_hsi.training.train_cassi` prepares them."""
-    train = training.load_scenes(args.data, args.train_scenes, args.scene_size, args.seed)
-    if args.test_data:
-        test = training.load_scenes(args.test_data, 0, 0, 0)
-    else:  # other seeds than the training scenes: held-out stand-ins
-        test = data.synthetic_scenes(args.test_scenes, size=args.test_size, seed=args.seed + 1000)
-    size = max([args.crop] + [s.shape[0] for s in train + test] + [s.shape[1] for s in train + test])
-    mask = cassi.load_mask(args.mask) if args.mask else cassi.random_mask((size, size), seed=args.seed)
-    return train, test, mask
+@dataclasses.dataclass(kw_only=True)
+class MethodConfig(CassiConfig):
+    """BiSRNet's recipe with the backbone's `num_blocks` as a setting (the recipe builds (1, 1, 1))."""
+
+    num_blocks: tuple = (1, 1, 1)
+
+    def build_model(self) -> tf.keras.Model:
+        return registry.build(self.model, input_size=None, num_blocks=tuple(self.num_blocks))
 
 
-def dataset(args, train, mask):
-    return data.training_dataset(
-        train, mask[: args.crop, : args.crop] if args.mask is None else mask,
-        crop_size=args.crop, batch_size=args.batch, seed=args.seed,
-        mask_mode="fixed" if args.mask is None else "crop",
+def model_name(method):
+    """The registry name of a method's network: BiSR-Conv is BiSRNet itself."""
+    return "bisrnet" if method == "bisr" else f"unet-{method}"
+
+
+def config_for(method, args, out_dir):
+    return MethodConfig(
+        out_dir=str(out_dir), model=model_name(method), data=args.data, mask=args.mask,
+        synthetic_scenes=args.train_scenes, synthetic_size=args.scene_size, validation_scenes=0,
+        crop_size=args.crop, batch_size=args.batch, epochs=args.epochs,
+        steps_per_epoch=args.steps // args.epochs, learning_rate=args.lr, final_learning_rate=args.final_lr,
+        seed=args.seed, num_blocks=tuple(args.num_blocks),
     )
+
+
+def load_data(args):
+    """Training scenes, test scenes and the mask, as `CassiConfig` prepares them for training."""
+    train = load_scenes(args.data, args.train_scenes, args.scene_size, args.seed)
+    if args.test_data:
+        test = load_scenes(args.test_data, 0, 0, 0)
+    else:  # other seeds than the training scenes: held-out stand-ins
+        test = synthetic_scenes(args.test_scenes, size=args.test_size, seed=args.seed + 1000)
+    if args.mask:
+        return train, test, io.load_mask(args.mask)
+    # The recipe's seeded random mask covers the crop and the training scenes; it must cover the test scenes.
+    size = max([args.crop] + [max(s.shape[:2]) for s in train])
+    largest = max(max(s.shape[:2]) for s in test)
+    if largest > size:
+        raise SystemExit(f"cassi_methods.py: the random mask ({size}x{size}: the crop and the training scenes) "
+                         f"is smaller than a {largest}-pixel test scene; pass --mask FILE or a smaller --test-size")
+    return train, test, physics.random_mask((size, size), seed=args.seed)
 
 
 def figures(method, num_blocks):
     """Params/OPs in the papers' convention at the papers' 256x256 input."""
-    model = BL.BinarizedUNet(method, input_size=(256, 256), num_blocks=num_blocks)
-    return BL.paper_figures(model)
+    model = registry.build(model_name(method), input_size=(256, 256), num_blocks=num_blocks)
+    return complexity.paper_figures(model)
 
 
-def train_and_evaluate(method, args, train, test, mask):
+def epoch_losses(out_dir, epochs):
+    """The last `epochs` training losses of a run's `log.csv` (it appends across runs)."""
+    with open(Path(out_dir) / "log.csv", newline="") as f:
+        return [float(row["loss"]) for row in csv.DictReader(f)][-epochs:]
+
+
+def train_and_evaluate(method, args, test, mask, out_dir):
     tf.keras.backend.clear_session()
-    tf.keras.utils.set_random_seed(args.seed)
-    model = BL.BinarizedUNet(method, input_size=None, num_blocks=tuple(args.num_blocks))
-    schedule = tf.keras.optimizers.schedules.CosineDecay(
-        args.lr, args.steps, alpha=args.final_lr / args.lr)
-    model.compile(optimizer=tf.keras.optimizers.legacy.Adam(schedule, beta_1=0.9, beta_2=0.999),
-                  loss=training.rmse)
+    run = training.train(config_for(method, args, out_dir), verbose=0)
     started = time.time()
-    history = model.fit(dataset(args, train, mask), epochs=args.epochs,
-                        steps_per_epoch=args.steps // args.epochs,
-                        callbacks=BL.method_callbacks(method, args.epochs), verbose=0)
-    train_seconds = time.time() - started
-    started = time.time()
-    result = training.evaluate_cassi(model, test, mask)
+    result = evaluate_model(savedmodel.load(run["savedmodel"]), test, mask)
     return {
-        "loss": [float(v) for v in history.history["loss"]],
-        "train_seconds": round(train_seconds, 1),
+        "loss": epoch_losses(out_dir, args.epochs),
+        "train_seconds": run["train_seconds"],
         "eval_seconds": round(time.time() - started, 1),
         **result,
     }
@@ -210,7 +243,7 @@ def main(argv=None):
     for method in args.methods:
         started = time.time()
         row = {"method": method, "bits": BITS[method], **figures(method, tuple(args.num_blocks))}
-        row.update(train_and_evaluate(method, args, train, test, mask))
+        row.update(train_and_evaluate(method, args, test, mask, out / "runs" / method))
         row["total_seconds"] = round(time.time() - started, 1)
         rows.append(row)
         print(f"{method:>10}: mean PSNR {row['mean']['psnr_8bit']:.2f} dB, SSIM {row['mean']['ssim']:.3f}, "

@@ -53,16 +53,16 @@ import tensorflow as tf  # noqa: E402
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
 
-from larq_hsi import export  # noqa: E402
-from larq_hsi.models import BBCUSRResNet, BiSRNet, HSBiNet  # noqa: E402
-from larq_hsi.weights import load_bisrnet_reference  # noqa: E402
+from larq_hsi.deploy import flatbuffer, savedmodel, tflite  # noqa: E402
+from larq_hsi.models import registry  # noqa: E402
+from larq_hsi.models.pretrained import load_bisrnet_reference  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PAPER_SIZE = {"simulation": 256, "real": 660}
 
 
 def _bisrnet(variant, size, **kwargs):
-    model = BiSRNet(variant=variant, input_size=(size, size), **kwargs)
+    model = registry.build("bisrnet-real" if variant == "real" else "bisrnet", input_size=(size, size), **kwargs)
     path = SHARED / "reference" / f"bisrnet_{variant}_weights.npz"
     if not kwargs and path.exists():
         load_bisrnet_reference(model, path)
@@ -87,17 +87,19 @@ def _trained_like(model, seed=0, scale=0.05):
     return model, "trained-like (perturbed)"
 
 
-# name -> (builder(variant, size) -> (float32 model, weights description), description).
+# name (as `larq_hsi.models.registry` spells it) -> (builder(variant, size) -> (float32 model, weights
+# description), description).
 # BiSRNet entries follow --real/--size; the others are built at their paper's input size.
 MODELS = {
     "bisrnet": (lambda variant, size: _bisrnet(variant, size),
                 "published BiSRNet (grouped 3x3 block convs)"),
     "bisrnet-ungrouped": (lambda variant, size: _bisrnet(variant, size, ff_groups=1),
                           "BiSRNet(ff_groups=1)"),
-    "hsbinet": (lambda variant, size: _trained_like(HSBiNet(bands=191, input_size=(16, 16), seed=0)),
+    "hsbinet": (lambda variant, size: _trained_like(registry.build("hsbinet", input_size=(16, 16), bands=191,
+                                                                   seed=0)),
                 "HS-BiNet, 191 bands (WDC), 16x16 HS + 64x64 PAN (Table 4's patch)"),
-    "bbcu-srresnet-x4-m": (lambda variant, size: _trained_like(BBCUSRResNet(4, "M", input_shape=(180, 320, 3))),
-                           "BBCU-M x4 on SRResNet, 320x180 input (BBCU's tables)"),
+    "bbcu-srresnet-m": (lambda variant, size: _trained_like(registry.build("bbcu-srresnet-m")),  # x4, 180x320
+                        "BBCU-M x4 on SRResNet, 320x180 input (BBCU's tables)"),
 }
 CASSI_MODELS = ("bisrnet", "bisrnet-ungrouped")
 
@@ -133,11 +135,11 @@ def _median_latency(run, repeats):
     return statistics.median(times)
 
 
-def _float_runner(flatbuffer, named, threads):
-    """Run the float flatbuffer in TensorFlow Lite's interpreter; inputs by name."""
-    interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=threads)
+def _float_runner(content, named, threads):
+    """Run the float flatbuffer `content` in TensorFlow Lite's interpreter; inputs by name."""
+    interpreter = tf.lite.Interpreter(model_content=content, num_threads=threads)
     interpreter.allocate_tensors()
-    index = {export._plain_name(d["name"]): d["index"] for d in interpreter.get_input_details()}
+    index = {flatbuffer.plain_name(d["name"]): d["index"] for d in interpreter.get_input_details()}
     out = interpreter.get_output_details()[0]["index"]
 
     def run():
@@ -149,10 +151,10 @@ def _float_runner(flatbuffer, named, threads):
     return run
 
 
-def _lce_runner(flatbuffer, arrays, threads):
+def _lce_runner(content, arrays, threads):
     from larq_compute_engine.tflite.python.interpreter import Interpreter
 
-    interpreter = Interpreter(flatbuffer, num_threads=threads)
+    interpreter = Interpreter(content, num_threads=threads)
     return lambda: interpreter.predict(arrays if len(arrays) > 1 else arrays[0])
 
 
@@ -173,14 +175,14 @@ def measure(name, variant, size, threads, repeats, workdir, rng):
     label = f"{variant} {shape}" if name in CASSI_MODELS else shape
     row = {"model": name, "variant": variant, "input": label, "weights": weights}
 
-    saved = export.to_savedmodel(model, workdir / f"{name}_{variant}_savedmodel", verify=False)
+    saved = savedmodel.to_savedmodel(model, workdir / f"{name}_{variant}_savedmodel", verify=False)
     row["savedmodel"] = saved.size_bytes
-    float_fb = export.float_tflite(model)
+    float_fb = tflite.float_tflite(model)
     row["float_tflite"] = len(float_fb)
-    report = export.to_tflite(model, workdir / f"{name}_{variant}.tflite")
+    report = tflite.to_tflite(model, workdir / f"{name}_{variant}.tflite")
     row["report"] = report
     row["lce"] = report.flatbuffer_bytes
-    row["lce_stripped"] = len(export.without_names(report.flatbuffer))
+    row["lce_stripped"] = len(flatbuffer.without_names(report.flatbuffer))
 
     arrays, data = _inputs(model, variant if name in CASSI_MODELS else None, size, rng)
     row["data"] = data
@@ -188,7 +190,7 @@ def measure(name, variant, size, threads, repeats, workdir, rng):
     peak = float(np.max(np.abs(keras_out)))
     named = list(zip(model.input_names, arrays))
     row["psnr_float"] = _psnr(_float_runner(float_fb, named, 1)(), keras_out, peak)
-    lce_out = export.lce_predict(report, dict(named))
+    lce_out = tflite.lce_predict(report, dict(named))
     row["psnr_lce"] = _psnr(lce_out, keras_out, peak)
 
     for n in threads:
@@ -204,8 +206,7 @@ def weights_study(size, workdir):
     rows = []
     rng = np.random.default_rng(0)
     for name in ("bisrnet", "bisrnet-ungrouped"):
-        kwargs = {} if name == "bisrnet" else {"ff_groups": 1}
-        model = BiSRNet(input_size=(size, size), **kwargs)
+        model = registry.build(name, input_size=(size, size))
         for label in ("as built", "trained-like"):
             if label == "trained-like":
                 if name == "bisrnet" and (SHARED / "reference").exists():
@@ -215,7 +216,7 @@ def weights_study(size, workdir):
                     for w in model.weights:
                         if w.shape.rank == 1:
                             w.assign(w + rng.uniform(0.01, 0.1, size=w.shape).astype("float32"))
-            report = export.to_tflite(model)
+            report = tflite.to_tflite(model)
             rows.append((name, label, report))
     return rows
 

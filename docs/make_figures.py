@@ -89,12 +89,12 @@ def _forward_backward(quantizer, x):
 
 
 def _surrogate(quantizer, x):
-    """The function whose derivative the backward pass uses (`callbacks.surrogate_of`), checked
+    """The function whose derivative the backward pass uses (`training.callbacks.surrogate_of`), checked
     against the integral of the measured derivative, so the forward curve drawn is the one the
     backward pass actually differentiates."""
     import tensorflow as tf
 
-    from larq_hsi.callbacks import surrogate_of
+    from larq_hsi.training.callbacks import surrogate_of
 
     f = surrogate_of(quantizer)(tf.constant(x, tf.float32)).numpy()
     _, grad = _forward_backward(quantizer, x)
@@ -119,7 +119,7 @@ def estimators():
     import larq as lq
     from larq.math import sign
 
-    from larq_hsi.quantizers import TanhSign
+    from larq_hsi.nn.quantizers import TanhSign
 
     x = np.linspace(-2.5, 2.5, 2001)
     columns = [
@@ -168,7 +168,7 @@ def estimators():
 @figure
 def atiste():
     """HS-BiNet Fig. 7: ATISTE's surrogate and derivative for alpha 1-4 and lambda 0.1-0.3."""
-    from larq_hsi.quantizers import ATISTE
+    from larq_hsi.nn.quantizers import ATISTE
 
     x = np.linspace(-2.5, 2.5, 2001)
     lams = (0.1, 0.2, 0.3)
@@ -190,7 +190,7 @@ def atiste():
     axes[0, 0].legend(loc="upper left")
     axes[0, 0].set_ylabel("f(x)")
     axes[1, 0].set_ylabel("d q / d x")
-    fig.suptitle("ATISTE (larq_hsi.quantizers.ATISTE): the forward pass is sign(x); the gradient blends "
+    fig.suptitle("ATISTE (larq_hsi.nn.quantizers.ATISTE): the forward pass is sign(x); the gradient blends "
                  "tanh's peak with an identity floor λ", fontsize=9.5)
     fig.tight_layout()
     return _save(fig, "atiste")
@@ -204,12 +204,13 @@ def spectral_redistribution():
     """Learns SpectralRedistribution's k and b on a synthetic cube: which activations become +1 per band."""
     import tensorflow as tf
 
-    from larq_hsi import cassi, data
-    from larq_hsi.layers import SpectralRedistribution
-    from larq_hsi.quantizers import TanhSign
+    from larq_hsi.nn.layers import SpectralRedistribution
+    from larq_hsi.nn.quantizers import TanhSign
+    from larq_hsi.spectra import CASSI_WAVELENGTHS
+    from larq_hsi.synthetic import synthetic_scene
 
     tf.keras.utils.set_random_seed(0)
-    cube = data.synthetic_scene(40, seed=7).astype(np.float32)  # (40, 40, 28), all values >= 0
+    cube = synthetic_scene(40, seed=7).astype(np.float32)  # (40, 40, 28), all values >= 0
     bands = cube.shape[-1]
     x = tf.constant(cube[None])
     redistribute = SpectralRedistribution()
@@ -236,7 +237,7 @@ def spectral_redistribution():
     after = binarize(redistribute(x)).numpy()[0]
     k, b = redistribute.k.numpy(), redistribute.b.numpy()
     threshold = -b / k
-    lam = cassi.CASSI_WAVELENGTHS
+    lam = CASSI_WAVELENGTHS
 
     fig = plt.figure(figsize=(12.5, 5.9))
     grid = fig.add_gridspec(1, 2, top=0.9, bottom=0.5, wspace=0.2)
@@ -291,18 +292,19 @@ def residual_alignment():
     """BBCU's residual alignment: the binary branch's range does not depend on k, the residual's does."""
     import tensorflow as tf
 
-    from larq_hsi import blocks, restoration
-    from larq_hsi.layers import ResidualAlignment, alignment_factor
+    from larq_hsi.nn.layers import RepeatChannels, ResidualAlignment, alignment_factor
+    from larq_hsi.nn.units import bbcu_conv
+    from larq_hsi.tasks.restoration.dataset import sample_images
 
     tf.keras.utils.set_random_seed(0)
     features = 64
-    image = restoration.sample_images(("camera",), channels=1)[0][168:216, 208:256]  # 48x48, [0, 1]
+    image = sample_images(("camera",), channels=1)[0][168:216, 208:256]  # 48x48, [0, 1]
     # Head-like features: the zero-mean image repeated to 64 channels (BBCU-H's residual layout).
-    x = blocks.RepeatChannels(features, "interleave")(tf.constant((image - image.mean())[None]))
+    x = RepeatChannels(features, "interleave")(tf.constant((image - image.mean())[None]))
     units = {}
     for version in ("v2", "v4"):  # V2: f(B(x) + x), no BatchNorm; V4: x + f(B(x))
         unit_in = tf.keras.Input(tuple(x.shape[1:]))
-        unit_out = blocks.bbcu_conv(unit_in, "unit", version=version)
+        unit_out = bbcu_conv(unit_in, "unit", unit=version)
         unit = tf.keras.Model(unit_in, unit_out)
         units[version] = tf.keras.Model(unit_in, [unit.get_layer("unit.binary_conv").output, unit_out])
     units["v4"].set_weights(units["v2"].get_weights())  # the same binary conv in both
@@ -354,7 +356,7 @@ def residual_alignment():
     ax.set_xlabel("amplification factor k")
     ax.set_title("How much of the full-precision input survives")
     ax.legend(fontsize=6.5, loc="center right", frameon=True, framealpha=0.95, edgecolor="white")
-    fig.suptitle("ResidualAlignment around a BBCU unit (blocks.bbcu_conv, 64 channels, fresh weights): "
+    fig.suptitle("ResidualAlignment around a BBCU unit (nn.units.bbcu_conv, 64 channels, fresh weights): "
                  "B sees only sign(k·x + b), so its range ignores k", fontsize=9.5)
     return _save(fig, "residual_alignment")
 
@@ -369,7 +371,7 @@ _LABELS = {
     "Add": lambda l: "+",
     "Concatenate": lambda l: "concat",
     "Average": lambda l: "mean",
-    "BilinearUpsample2x": lambda l: "bilinear\n×2",
+    "BilinearUpsample": lambda l: f"bilinear\n×{l.factor}",
     "ChannelSlice": lambda l: f"channels\n{l.start}:{l.stop}",
 }
 
@@ -463,7 +465,7 @@ def bisr_modules():
     """The four BiSR modules and their "normal" counterparts, drawn from the built Keras graphs."""
     import tensorflow as tf
 
-    from larq_hsi import blocks
+    from larq_hsi.nn import blocks
 
     channels, size = 8, 16
     rows = []
@@ -476,7 +478,7 @@ def bisr_modules():
             binary = [l for l in model.layers if type(l).__name__.startswith("Quant")]
             weights = sum(int(np.prod(l.kernel.shape)) for l in binary)
             out = "×".join(str(v) for v in model.output_shape[1:])
-            models.append((model, f"blocks.{kind}_{module}: {size}×{size}×{channels} -> {out}, "
+            models.append((model, f"nn.blocks.{kind}_{module}: {size}×{size}×{channels} -> {out}, "
                                   f"{weights:,} 1-bit weights"))
         rows.append(models)
     widths = [max(_span(_layout(row[c][0])[2]) for row in rows) for c in (0, 1)]
@@ -507,10 +509,11 @@ def full_precision_paths():
     """Stacks of BiSR-Convs with and without their full-precision shortcut, at initialisation."""
     import tensorflow as tf
 
-    from larq_hsi import blocks, data
+    from larq_hsi.nn import units
+    from larq_hsi.synthetic import synthetic_scene
 
     tf.keras.utils.set_random_seed(0)
-    cube = data.synthetic_scene(32, seed=11)
+    cube = synthetic_scene(32, seed=11)
     x = tf.constant((cube - cube.mean(axis=(0, 1)))[None], tf.float32)  # zero-mean features, 28 channels
     depth = 12
     results = {}
@@ -518,7 +521,7 @@ def full_precision_paths():
         inputs = tf.keras.Input((32, 32, 28))
         h, outputs = inputs, []
         for i in range(depth):
-            h = blocks.bisr_conv(h, f"unit{i}", residual=residual)
+            h = units.bisr_conv(h, f"unit{i}", residual=residual)
             outputs.append(h)
         model = tf.keras.Model(inputs, outputs)
         rng = np.random.default_rng(0)
@@ -555,7 +558,7 @@ def full_precision_paths():
     axes[0].set_ylim(-0.2, 1.05)
     axes[2].set_ylim(-0.05, 0.8)
     axes[2].legend(loc="upper right", fontsize=7.5)
-    fig.suptitle("Why binarized layers keep a full-precision path: 12 BiSR-Convs (blocks.bisr_conv, "
+    fig.suptitle("Why binarized layers keep a full-precision path: 12 BiSR-Convs (nn.units.bisr_conv, "
                  "28 channels, fresh weights) on a zero-mean synthetic cube", fontsize=9.5)
     fig.tight_layout()
     return _save(fig, "full_precision_paths")
@@ -566,22 +569,25 @@ def full_precision_paths():
 
 @figure
 def cassi_forward():
-    """The CASSI forward model and the network inputs, from `larq_hsi.cassi` on a synthetic scene."""
-    from larq_hsi import cassi, data
+    """The CASSI forward model and the network inputs, from `larq_hsi.tasks.cassi.physics` on a synthetic scene."""
+    from larq_hsi.spectra import CASSI_WAVELENGTHS
+    from larq_hsi.synthetic import synthetic_scene
+    from larq_hsi.tasks.cassi import physics
+    from larq_hsi.viz import false_colour
 
-    cube = data.synthetic_scene(96, seed=5)
-    mask = cassi.random_mask((96, 96), seed=1)
-    sim = cassi.simulate(cube[None], mask)
+    cube = synthetic_scene(96, seed=5)
+    mask = physics.random_mask((96, 96), seed=1)
+    sim = physics.simulate(cube[None], mask)
     y = sim.measurement.numpy()[0]
     h = sim.H.numpy()[0]
     fig = plt.figure(figsize=(12.5, 3.3))
     grid = fig.add_gridspec(1, 6, width_ratios=[1, 1, 1.56, 1, 1, 1], wspace=0.15)
     panels = [
-        (data.false_colour(cube), "scene X (false colour)", None),
+        (false_colour(cube), "scene X (false colour)", None),
         (mask, "coded aperture M", "gray"),
         (y, f"measurement Y, {y.shape[0]}×{y.shape[1]}\n(bands shifted by 2 px and summed)", "gray"),
     ]
-    lam = cassi.CASSI_WAVELENGTHS
+    lam = CASSI_WAVELENGTHS
     for band in (0, 13, 27):
         panels.append((h[..., band], f"network input H, band {band}\n({lam[band]:g} nm)", "gray"))
     for column, (image, title, cmap) in enumerate(panels):
@@ -589,7 +595,7 @@ def cassi_forward():
         ax.imshow(image, cmap=cmap, interpolation="nearest")
         ax.set_title(title, fontsize=8)
         ax.axis("off")
-    fig.suptitle("cassi.simulate: Y = Σ_n shift_{2n}(M ⊙ X_n); the simulation BiSRNet reads "
+    fig.suptitle("physics.simulate: Y = Σ_n shift_{2n}(M ⊙ X_n); the simulation BiSRNet reads "
                  "H = shift_back(Y · 2/N) and Φ = M repeated over the 28 bands", fontsize=9.5)
     return _save(fig, "cassi_forward")
 

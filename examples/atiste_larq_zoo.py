@@ -35,7 +35,7 @@ import tensorflow as tf  # noqa: E402
 from larq_zoo.literature.resnet_e import BinaryResNetE18Factory  # noqa: E402
 from zookeeper import Field, factory  # noqa: E402
 
-from larq_hsi import quantizers as Q  # noqa: E402
+from larq_hsi.nn import quantizers as Q  # noqa: E402
 
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
 

@@ -1,13 +1,16 @@
 """BNN methods side by side on BiSRNet's backbone: identical budget, seed, data and mask.
 
-`larq_hsi.models.BinarizedUNet(method)` puts one binarization method's binary
+`larq_hsi.models.BinarizedUNet(method)` (registry names `unet-<method>`, and
+`bisrnet` for BiSRNet's own BiSR-Conv) puts one binarization method's binary
 conv unit (BNN, Bi-Real, IRNet, ReActNet, BTM, BBCU, or BiSRNet's own
 BiSR-Conv) into the same U-shaped backbone, so every method has the same
 binary convolutions and, up to a few per-channel parameters, the same size
 (BiSRNet's Table 1 compares them so). This script trains each chosen method
 for the same steps from the same seed on the same batches through the same
-mask, with BiSRNet's recipe (RMSE loss, Adam 0.9/0.999, cosine annealing),
-then evaluates each on the same held-out scenes.
+mask, with BiSRNet's recipe (`larq_hsi.training.train(CassiConfig(...))`: RMSE
+loss, Adam 0.9/0.999, cosine annealing; IRNet gets its EDE schedule), and the
+recipe evaluates each on the same held-out scenes
+(`larq_hsi.tasks.cassi.evaluate.evaluate_model`).
 
 The data are seeded *synthetic* scenes: stand-ins, not a benchmark. A few
 hundred CPU steps are far from the paper's 300 epochs; the ranking they give
@@ -26,7 +29,8 @@ Params_f + Params_b / 32, trainable parameters as PyTorch counts them) at
 256x256 (at the 32x32 training size with `--smoke`), the final training loss,
 and PSNR (whole cube and the papers' 8-bit per-band PSNR) and SSIM on the test
 scenes. Writes the same as `table.json` under `--out` (default
-`runs/examples/cassi_compare_methods`).
+`runs/examples/cassi_compare_methods`), and each method's run folder
+(`run.json`, `log.csv`, `savedmodel/`, ...) under `OUT/runs/METHOD/`.
 """
 
 from __future__ import annotations
@@ -44,11 +48,17 @@ warnings.filterwarnings("ignore")
 
 import tensorflow as tf  # noqa: E402
 
-from larq_hsi import cassi, data, training  # noqa: E402
-from larq_hsi.models import METHODS, PAPER_TABLE1, BinarizedUNet, method_callbacks, paper_figures  # noqa: E402
+from larq_hsi import complexity, training  # noqa: E402
+from larq_hsi.models import METHODS, PAPER_TABLE1, registry  # noqa: E402
+from larq_hsi.tasks.cassi.recipe import CassiConfig  # noqa: E402
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
+
+
+def model_name(method: str) -> str:
+    """The registry name of a method's network: BiSR-Conv is BiSRNet itself."""
+    return "bisrnet" if method == "bisr" else f"unet-{method}"
 
 
 def parse_args(argv=None):
@@ -75,39 +85,34 @@ def main(argv=None) -> int:
         # Tracing each method's training graph costs 30-60 s; for 2 steps eager execution is faster.
         tf.config.run_functions_eagerly(True)
 
-    # The same data for every method: training scenes, held-out test scenes, one mask.
+    # The same data for every method: the recipe's seeded synthetic scenes (training and held-out
+    # test scenes) and its seeded random mask (training sees its top-left crop x crop window).
     scene_size = args.crop if args.smoke else 128
-    train_scenes = data.synthetic_scenes(2 if args.smoke else 6, size=scene_size, seed=args.seed)
-    test_scenes = data.synthetic_scenes(1 if args.smoke else 2, size=scene_size, seed=args.seed + 1000)
-    mask = cassi.random_mask((scene_size, scene_size), seed=args.seed)
-    # --smoke: models of a fixed 32x32 size, so their cost can be counted without building another one.
-    input_size = (args.crop, args.crop) if args.smoke else None
+    train_count, test_count = (2, 1) if args.smoke else (6, 2)
     figures_size = args.crop if args.smoke else 256
     print(f"budget per method: {args.steps} steps of 2 x {args.crop}x{args.crop} crops, Adam {args.lr:g} "
-          f"cosine-annealed, RMSE loss, seed {args.seed}; {len(train_scenes)} synthetic training scenes, "
-          f"{len(test_scenes)} test scenes {scene_size}x{scene_size}", flush=True)
+          f"cosine-annealed, RMSE loss, seed {args.seed}; {train_count} synthetic training scenes, "
+          f"{test_count} test scenes {scene_size}x{scene_size}", flush=True)
 
     rows = []
     for method in args.methods:
         tf.keras.backend.clear_session()
-        tf.keras.utils.set_random_seed(args.seed)  # the same initial weights draw and batches
-        model = BinarizedUNet(method, input_size=input_size)
-        schedule = tf.keras.optimizers.schedules.CosineDecay(args.lr, args.steps, alpha=1e-6 / args.lr)
-        model.compile(optimizer=tf.keras.optimizers.legacy.Adam(schedule, beta_1=0.9, beta_2=0.999),
-                      loss=training.rmse)
-        dataset = data.training_dataset(train_scenes, mask[: args.crop, : args.crop], crop_size=args.crop,
-                                        batch_size=2, seed=args.seed)
+        name = model_name(method)
         # IRNet's EDE schedule moves once per epoch: split the steps into (up to) 10 epochs.
         epochs = math.gcd(args.steps, 10)
-        history = model.fit(dataset, epochs=epochs, steps_per_epoch=args.steps // epochs,
-                            callbacks=method_callbacks(method, epochs), verbose=0)
-        result = training.evaluate_cassi(model, test_scenes, mask)
-        cost_model = model if args.smoke else BinarizedUNet(method, input_size=(256, 256))
-        cost = paper_figures(cost_model)
+        config = CassiConfig(
+            out_dir=str(out / "runs" / method), model=name, synthetic_scenes=train_count,
+            synthetic_size=scene_size, validation_scenes=test_count, crop_size=args.crop, batch_size=2,
+            epochs=epochs, steps_per_epoch=args.steps // epochs, learning_rate=args.lr,
+            final_learning_rate=1e-6, seed=args.seed,
+        )
+        run = training.train(config, verbose=0)  # evaluates the trained model on the held-out scenes
+        result = run["validation"]
+        cost = complexity.paper_figures(registry.build(name, input_size=(figures_size, figures_size)))
         row = {"method": method, "label": PAPER_TABLE1[method]["label"],
                "bits": "1/32" if method == "biconnect" else "1/1",
                "params_k": cost["params_k_trainable"], "ops_g": cost["ops_g"], "figures_size": figures_size,
-               "final_loss": float(history.history["loss"][-1]), **result["mean"]}
+               "final_loss": run["final_loss"], **result["mean"]}
         rows.append(row)
         print(f"  {row['label']:<9} trained: loss {row['final_loss']:.4f}, PSNR {row['psnr']:.2f} dB", flush=True)
 

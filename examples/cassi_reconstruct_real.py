@@ -8,9 +8,10 @@ scene, each shifted 2 pixels further along the width by the disperser
 script reports the cube's statistics and writes previews to look at.
 
 Steps: read the measurement (`.mat` key `meas_real`, or `.npy`), scale it as
-the reference does (`larq_hsi.cassi.prepare_real_measurement`: clip to [0, 1],
-then `y / max(y) * 0.8`), build `BiSRNet(variant="real")` and load the
-published weights (`larq_hsi.weights.load_bisrnet_reference`), reconstruct.
+the reference does (`larq_hsi.tasks.cassi.physics.prepare_real_measurement`:
+clip to [0, 1], then `y / max(y) * 0.8`), build `BiSRNet(variant="real")`
+and load the published weights
+(`larq_hsi.models.pretrained.load_bisrnet_reference`), reconstruct.
 
 Run (from the repository root; the data live in `../shared/`, next to it):
 
@@ -44,10 +45,12 @@ warnings.filterwarnings("ignore")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from larq_hsi import cassi, data, previews  # noqa: E402
+from larq_hsi import io, viz  # noqa: E402
 from larq_hsi.checks import reconstruct  # noqa: E402
 from larq_hsi.models import BiSRNet  # noqa: E402
-from larq_hsi.weights import load_bisrnet_reference  # noqa: E402
+from larq_hsi.models.pretrained import load_bisrnet_reference  # noqa: E402
+from larq_hsi.spectra import wavelengths_for  # noqa: E402
+from larq_hsi.tasks.cassi import physics  # noqa: E402
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
@@ -78,7 +81,7 @@ def main(argv=None) -> int:
             return 2
 
     # 1. The measurement, scaled as the reference scales real measurements.
-    y = cassi.prepare_real_measurement(data.read_measurement(args.measurement))
+    y = physics.prepare_real_measurement(io.read_measurement(args.measurement))
     height, width = y.shape[0], y.shape[1] - STEP * (BANDS - 1)
     print(f"measurement {Path(args.measurement).name}: {y.shape[0]}x{y.shape[1]} "
           f"-> a {height}x{width}x{BANDS} cube (dispersion step {STEP})")
@@ -99,12 +102,12 @@ def main(argv=None) -> int:
     cube = np.clip(reconstruct(model, y[None]), 0.0, 1.0)[0]
     print(f"cube {cube.shape}, values in [{cube.min():.3f}, {cube.max():.3f}], mean {cube.mean():.4f}")
     spectrum = cube.mean(axis=(0, 1))
-    wavelengths = data.wavelengths_for(BANDS)
+    wavelengths = wavelengths_for(BANDS)
     print("mean spectrum: " + ", ".join(f"{w:.0f} nm {v:.3f}" for w, v in
                                         list(zip(wavelengths, spectrum))[:: max(1, BANDS // 7)]))
 
     # 4. The cube and its previews.
-    for path in previews.save_cube(cube, args.out):
+    for path in viz.save_cube(cube, args.out):
         print(f"  wrote {path}")
     return 0
 

@@ -7,7 +7,7 @@ Steps:
    `../shared/reference/bisrnet_simulation_weights.npz`. Without `../shared`
    the weights are freshly initialised (the export works the same; the
    reconstruction is then meaningless) and a note says so.
-2. `larq_hsi.export.to_tflite` converts it with larq-compute-engine and
+2. `larq_hsi.deploy.tflite.to_tflite` converts it with larq-compute-engine and
    reports, per binarized Keras layer, whether it became a bit-packed
    `LceBconv2d` op or stayed a float convolution, and why. The published
    BiSRNet's grouped 3x3 convs (4 channels per group) stay float: LCE binarizes
@@ -15,7 +15,7 @@ Steps:
    `--ungrouped` exports `BiSRNet(ff_groups=1)` instead (fresh weights), where
    every binary conv converts. The report compares the file's size with the
    theoretical 1-bit storage and with the best this converter can do.
-3. Runs the flatbuffer in LCE's interpreter (`export.lce_predict`) on one
+3. Runs the flatbuffer in LCE's interpreter (`tflite.lce_predict`) on one
    scene and compares it with the Keras model: PSNR of LCE against Keras, and
    of both against the ground truth. Expect LCE and Keras to agree
    statistically, not bit for bit: a binarized pre-activation within float
@@ -52,9 +52,12 @@ warnings.filterwarnings("ignore")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from larq_hsi import cassi, data, export, metrics  # noqa: E402
-from larq_hsi.models import BiSRNet  # noqa: E402
-from larq_hsi.weights import load_bisrnet_reference  # noqa: E402
+from larq_hsi import metrics  # noqa: E402
+from larq_hsi.deploy import tflite  # noqa: E402
+from larq_hsi.models import registry  # noqa: E402
+from larq_hsi.models.pretrained import load_bisrnet_reference  # noqa: E402
+from larq_hsi.synthetic import synthetic_scene  # noqa: E402
+from larq_hsi.tasks.cassi import physics  # noqa: E402
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
@@ -84,7 +87,7 @@ def main(argv=None) -> int:
     size = args.size
 
     # 1. The model, at the deployment size, with the published weights when available.
-    model = BiSRNet(input_size=(size, size), ff_groups=1 if args.ungrouped else None)
+    model = registry.build("bisrnet-ungrouped" if args.ungrouped else "bisrnet", input_size=(size, size))
     published = not args.ungrouped and WEIGHTS.is_file()
     if published:
         load_bisrnet_reference(model, WEIGHTS)
@@ -100,15 +103,15 @@ def main(argv=None) -> int:
             cube, mask = fixture["cube"][:size, :size], fixture["mask"][:size, :size]
         source = "the reference fixture's scene and mask"
     else:
-        cube, mask = data.synthetic_scene(size, seed=0), cassi.random_mask((size, size), seed=0)
+        cube, mask = synthetic_scene(size, seed=0), physics.random_mask((size, size), seed=0)
         source = "a synthetic scene through a random mask"
     if cube.shape[:2] != (size, size):
         raise SystemExit(f"export_tflite.py: --size {size} is larger than the {cube.shape[0]}x{cube.shape[1]} scene")
-    sim = cassi.simulate(cube[None].astype(np.float32), mask.astype(np.float32))
+    sim = physics.simulate(cube[None].astype(np.float32), mask.astype(np.float32))
     inputs = {"H": sim.H.numpy(), "Phi": sim.Phi.numpy()}
 
     # 2. Convert and report.
-    report = export.to_tflite(model, out / "bisrnet.tflite")
+    report = tflite.to_tflite(model, out / "bisrnet.tflite")
     print(f"\n== Conversion ({report.method} route, {report.seconds:.1f} s)")
     print(report)
     print(f"\n{len(report.converted_layers)} binarized layers became LceBconv2d, e.g. "
@@ -120,7 +123,7 @@ def main(argv=None) -> int:
 
     # 3. Run the flatbuffer in LCE's interpreter and compare with Keras.
     keras_out = model.predict([inputs["H"], inputs["Phi"]], verbose=0)
-    lce_out = export.lce_predict(report, inputs)
+    lce_out = tflite.lce_predict(report, inputs)
     peak = float(np.max(np.abs(keras_out)))
     lce_vs_keras = float(metrics.psnr(keras_out, lce_out, max_val=peak))
     keras_vs_truth = float(metrics.psnr(cube[None], np.clip(keras_out, 0, 1)))

@@ -3,19 +3,22 @@
 BBCU (Xia et al., ICLR 2023) binarizes restoration networks with its basic
 binary conv unit: a learnable-threshold sign, a 1-bit conv, RPReLU and a
 full-precision residual, with the network input scaled up by the residual
-alignment factor k = 130. `larq_hsi.models.bbcu_model_for_task` gives the
-paper's network per task: BBCU-L (SRResNet with its body binarized) for
-super-resolution, the binarized DnCNN for denoising, DnCNN-3 for JPEG.
+alignment factor k = 130. `larq_hsi.tasks.restoration.recipe.RestorationConfig`
+trains the paper's network per task (`larq_hsi.models.registry` names):
+BBCU-L (`bbcu-srresnet-l`, SRResNet with its body binarized) for
+super-resolution, the binarized DnCNN (`bbcu-dncnn`) for denoising, DnCNN-3
+(`bbcu-dncnn3`) for JPEG.
 
 Steps: photographs bundled with scikit-image (no download; astronaut and
 coffee to train, chelsea and rocket, or camera for JPEG, to test) are degraded
-by `larq_hsi.restoration` (bicubic x4 downscaling, Gaussian noise sigma 25,
-or JPEG quality 10), the network is trained on random patches with the
-paper's recipe (L1 loss, Adam, the learning rate halved at fixed steps), then
-restores the whole test images. Scores are the papers' conventions
-(`restoration.task_psnr` / `task_ssim`: Y channel with the scale cropped for
-SR, RGB for denoising, grayscale for JPEG), next to those of the degraded
-input (bicubic upsampling for SR).
+by `larq_hsi.tasks.restoration.degrade` (bicubic x4 downscaling, Gaussian
+noise sigma 25, or JPEG quality 10), the network is trained on random patches
+with the paper's recipe through `larq_hsi.training.train(RestorationConfig(...))`
+(L1 loss, Adam, the learning rate halved at fixed steps), then the reloaded
+SavedModel restores the whole test images. Scores are the papers' conventions
+(`larq_hsi.tasks.restoration.evaluate.task_psnr` / `task_ssim`: Y channel with
+the scale cropped for SR, RGB for denoising, grayscale for JPEG), next to
+those of the degraded input (bicubic upsampling for SR).
 
 Run:
 
@@ -30,12 +33,14 @@ little better than its input. With `--smoke` the network is narrowed
 
 Prints the model's size (`complexity.profile`), the training loss, and PSNR/SSIM
 per test image; writes under `--out` (default `runs/examples/restore_bbcu`)
-`metrics.json` and `preview.png` (degraded input, restored, clean).
+`metrics.json` and `preview.png` (degraded input, restored, clean), next to
+the run's own `run.json`, `log.csv`, `checkpoints/`, `tensorboard/` and `savedmodel/`.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -48,13 +53,28 @@ warnings.filterwarnings("ignore")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from larq_hsi import complexity, restoration  # noqa: E402
-from larq_hsi.models import bbcu_model_for_task  # noqa: E402
+from larq_hsi import complexity, training  # noqa: E402
+from larq_hsi.deploy import savedmodel  # noqa: E402
+from larq_hsi.models import registry  # noqa: E402
+from larq_hsi.tasks.restoration.dataset import evaluation_pairs  # noqa: E402
+from larq_hsi.tasks.restoration.evaluate import task_psnr, task_ssim  # noqa: E402
+from larq_hsi.tasks.restoration.recipe import RestorationConfig, held_out_images  # noqa: E402
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
 
 LEVELS = {"sr": 4, "denoise": 25, "jpeg": 10}  # scale, noise sigma (0-255), JPEG quality
+
+
+@dataclasses.dataclass(kw_only=True)
+class BBCUConfig(RestorationConfig):
+    """The BBCU recipe with arguments for the network's builder (e.g. a narrower network)."""
+
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+
+    def build_model(self) -> tf.keras.Model:
+        scale = {"scale": self.level} if self.task == "sr" else {}
+        return registry.build(self.model, input_size=None, **scale, **self.model_kwargs)
 
 
 def parse_args(argv=None):
@@ -94,43 +114,38 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tf.keras.utils.set_random_seed(args.seed)
     if args.smoke:
         # Tracing the training graph costs more than the two eager steps of a smoke run.
         tf.config.run_functions_eagerly(True)
     task, level = args.task, LEVELS[args.task]
-    channels = 1 if task == "jpeg" else 3
 
-    # 1. Images: scikit-image's bundled photographs, degraded by the task.
-    train_images = restoration.sample_images(("astronaut", "coffee"), channels=channels)
-    test_images = restoration.sample_images(("camera",) if task == "jpeg" else ("chelsea", "rocket"),
-                                            channels=channels)
-    if args.smoke:
-        test_images = [image[:96, :96] for image in test_images[:1]]
-    dataset = restoration.training_dataset(train_images, task, level, patch_size=args.patch,
-                                           batch_size=args.batch, seed=args.seed)
-
-    # 2. The paper's network for the task (narrowed for --smoke).
+    # 1. The paper's network for the task (narrowed for --smoke), trained with its recipe on
+    #    scikit-image's bundled photographs (astronaut, coffee) degraded by the task: L1 loss,
+    #    Adam, the learning rate halved half-way (BBCU halves it every 200,000 iterations).
     narrow = {"sr": dict(features=16, num_blocks=2)}.get(task, dict(features=16, depth=5))
-    model = bbcu_model_for_task(task, scale=level if task == "sr" else 4, **(narrow if args.smoke else {}))
-    sized = bbcu_model_for_task(task, scale=level if task == "sr" else 4, input_size=(180, 320),
-                                **(narrow if args.smoke else {}))
+    config = BBCUConfig(
+        out_dir=str(out), task=task, level=level, crop_size=args.patch, batch_size=args.batch,
+        epochs=1, steps_per_epoch=args.steps, learning_rate=args.lr, halve_every=max(1, args.steps // 2),
+        seed=args.seed, model_kwargs=narrow if args.smoke else {},
+    )
+    scale_kwargs = {"scale": level} if task == "sr" else {}
+    sized = registry.build(config.model, input_size=(180, 320), **scale_kwargs, **config.model_kwargs)
     cost = complexity.profile(sized)
-    print(f"{model.name}: {cost.binary_params:,} one-bit weights, {cost.float_params:,} 32-bit parameters "
+    print(f"{sized.name}: {cost.binary_params:,} one-bit weights, {cost.float_params:,} 32-bit parameters "
           f"({cost.storage_bytes / 1e3:.1f} KB); at a 320x180 input {cost.binary_macs / 1e9:.2f} G binary and "
           f"{cost.float_macs / 1e9:.2f} G float MACs, {cost.paper_ops / 1e9:.2f} G OPs (papers' convention)")
-
-    # 3. L1 loss, Adam, the learning rate halved half-way (BBCU halves it every 200,000 iterations).
-    schedule = restoration.halving_schedule(args.lr, max(1, args.steps // 2))
-    model.compile(optimizer=tf.keras.optimizers.legacy.Adam(schedule), loss="mae")
-    history = model.fit(dataset, epochs=1, steps_per_epoch=args.steps, verbose=0 if args.smoke else 2)
+    run = training.train(config, verbose=0 if args.smoke else 2)
+    model = savedmodel.load(run["savedmodel"])  # the trained model, as a user reloads it
     print(f"trained {args.steps} steps of {args.batch} x {args.patch}x{args.patch} patches: "
-          f"final L1 loss {history.history['loss'][-1]:.4f}")
+          f"final L1 loss {run['final_loss']:.4f}")
 
-    # 4. Whole test images: the model against its degraded input, in the papers' conventions.
+    # 2. Whole test images: the model against its degraded input, in the papers' conventions.
+    test_images = held_out_images(None, task)  # chelsea and rocket, or camera for JPEG
+    if args.smoke:
+        test_images = [image[:96, :96] for image in test_images[:1]]
     scale = level if task == "sr" else None
     rows, panels = [], None
-    for index, (degraded, clean) in enumerate(restoration.evaluation_pairs(test_images, task, level)):
+    for index, (degraded, clean) in enumerate(evaluation_pairs(test_images, task, level)):
         restored = np.clip(model.predict(degraded[None], verbose=0)[0], 0, 1)
         if task == "sr":  # the input, brought to the output size for a fair comparison
             baseline = tf.image.resize(degraded[None], clean.shape[:2], method="bicubic").numpy()[0]
@@ -139,10 +154,10 @@ def main(argv=None) -> int:
         baseline = np.clip(baseline, 0, 1)
         rows.append({
             "image": index,
-            "psnr": float(restoration.task_psnr(task, clean, restored, scale=scale)),
-            "ssim": float(restoration.task_ssim(task, clean, restored, scale=scale)),
-            "input_psnr": float(restoration.task_psnr(task, clean, baseline, scale=scale)),
-            "input_ssim": float(restoration.task_ssim(task, clean, baseline, scale=scale)),
+            "psnr": float(task_psnr(task, clean, restored, scale=scale)),
+            "ssim": float(task_ssim(task, clean, restored, scale=scale)),
+            "input_psnr": float(task_psnr(task, clean, baseline, scale=scale)),
+            "input_ssim": float(task_ssim(task, clean, baseline, scale=scale)),
         })
         if panels is None:
             panels = [("bicubic x4" if task == "sr" else "degraded input", baseline),

@@ -11,13 +11,15 @@ and `larq_hsi.complexity.profile`, which counts the cost two ways:
   Params = Params_f + Params_b / 32 (a binary op or weight counted as 1/64 or
   1/32 of a float one).
 
-The models are `larq_hsi.models.registry.ASSEMBLED`, the ones `larq-hsi summary` knows (the published BiSRNet in its
-simulation and real-system variants, the ungrouped BiSRNet that converts to
-true 1-bit ops, BiSRNet's full-precision base model, HS-BiNet, BBCU-L/M on
-SRResNet, BBCU's DnCNN and DnCNN-3) and the BNN baselines of BiSRNet's
-Table 1 on its backbone (`BinarizedUNet(method)`). Each is built at the
-papers' input size unless `--size` is given (MACs scale with the pixels;
-parameters do not depend on the size).
+The models are every entry of `larq_hsi.models.registry` (`registry.names()`),
+the ones `larq-hsi summary` knows: the published BiSRNet in its simulation and
+real-system variants, the ungrouped BiSRNet that converts to true 1-bit ops,
+BiSRNet's full-precision base model, the BNN baselines of BiSRNet's Table 1
+on its backbone (`unet-<method>`), HS-BiNet, BBCU-L/M on SRResNet, BBCU's
+DnCNN and DnCNN-3, and their full-precision and Lite counterparts. Each is
+built at the papers' input size (and arguments: x4, 191 bands) unless
+`--size` is given (MACs scale with the pixels; parameters do not depend on
+the size).
 
 Run:
 
@@ -47,20 +49,18 @@ import tensorflow as tf  # noqa: E402
 
 from larq_hsi import complexity  # noqa: E402
 from larq_hsi.models import registry  # noqa: E402
-from larq_hsi.models.registry import ASSEMBLED  # noqa: E402
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
 
-# Building a BiSRNet-sized model takes about 3 s of CPU (all 16 take about 45 s): --smoke builds
-# one model per family.
-SMOKE = ["bisrnet", "bisr-base", "hsbinet", "bbcu-srresnet-x4-m", "bbcu-dncnn", "unet-reactnet"]
+# Building a BiSRNet-sized model takes about 3 s of CPU: --smoke builds one model per family.
+SMOKE = ["bisrnet", "bisr-base", "hsbinet", "bbcu-srresnet-m", "bbcu-dncnn", "unet-reactnet"]
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", choices=list(ASSEMBLED), default=list(ASSEMBLED),
-                        metavar="MODEL", help=f"default: all of {' '.join(ASSEMBLED)}")
+    parser.add_argument("--models", nargs="+", choices=registry.names(), default=registry.names(),
+                        metavar="MODEL", help=f"default: all of {' '.join(registry.names())}")
     parser.add_argument("--size", type=int, help="square input size for every model (default: the papers')")
     parser.add_argument("--no-table", action="store_true", help="skip the per-layer larq summaries")
     parser.add_argument("--out", default="runs/examples/summaries", help="output folder")
@@ -80,9 +80,9 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in args.models:
-        size = (args.size, args.size) if args.size else ASSEMBLED[name].paper_size
+        size = (args.size, args.size) if args.size else registry.ENTRIES[name].paper_size
         tf.keras.backend.clear_session()
-        model = registry.build(name, size)
+        model = registry.build(name, input_size=size) if args.size else registry.build(name)
         print(f"\n{'=' * 100}\n{name} at {size[0]}x{size[1]}\n{'=' * 100}")
         if not args.no_table:
             lq.models.summary(model)

@@ -21,10 +21,11 @@ import logging
 import sys
 from pathlib import Path
 
+import larq as lq
 import numpy as np
 import tensorflow as tf
 
-from larq_hsi import io, training, viz
+from larq_hsi import complexity, io, training, viz
 from larq_hsi.deploy import savedmodel, tflite
 from larq_hsi.models import registry
 from larq_hsi.tasks.cassi import physics
@@ -124,10 +125,6 @@ def _cmd_reconstruct(args):
 
 
 def _cmd_summary(args):
-    import larq as lq
-
-    from larq_hsi import complexity
-
     size = tuple(args.input_size) if args.input_size else registry.PAPER_SIZE
     model = registry.build(args.model, size)
     lq.models.summary(model)

@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from larq_hsi import cassi
 from larq_hsi.cli import main
+from larq_hsi.tasks.cassi import physics
+from tests.tasks.cassi import twins
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -60,11 +61,11 @@ def test_evaluate_prints_table_and_json(trained_run, tmp_path, capsys):
 
 
 def test_reconstruct_simulated_measurement_with_saved_model(trained_run, tmp_path):
-    from larq_hsi import data
+    from larq_hsi.synthetic import synthetic_scene
 
-    cube = data.synthetic_scene(24, seed=3)
-    mask = cassi.random_mask((24, 24), seed=1)
-    y = cassi.measure_np(cube, mask)
+    cube = synthetic_scene(24, seed=3)
+    mask = physics.random_mask((24, 24), seed=1)
+    y = twins.measure_np(cube, mask)
     np.save(tmp_path / "meas.npy", y)
     np.save(tmp_path / "mask.npy", mask)
     out = tmp_path / "rec"
@@ -155,7 +156,7 @@ def test_export_tflite_and_savedmodel(trained_run, tmp_path, capsys):
                  "--out", str(flatbuffer), "--input-size", "16", "16"]) == 0
     assert flatbuffer.stat().st_size > 0
     assert "LceBconv2d" in capsys.readouterr().out or flatbuffer.read_bytes().count(b"LceBconv2d") > 0
-    # --verify (reload and compare) is tested on a small model in test_export.py.
+    # --verify (reload and compare) is tested on a small model in tests/deploy/test_savedmodel.py.
     assert main(["export", str(trained_run / "savedmodel"), "--format", "savedmodel",
                  "--out", str(tmp_path / "sm")]) == 0
     assert (tmp_path / "sm" / "saved_model.pb").exists()
@@ -165,29 +166,40 @@ def test_export_tflite_and_savedmodel(trained_run, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("task, crop, batch, lr", [
-    ("cassi", 256, 2, 4e-4),          # BiSRNet Sec. 4.1
-    ("pansharpening", None, 4, None),  # HS-BiNet: batch 4, the recipe's own rate
+    ("cassi", 256, 2, 4e-4),           # BiSRNet Sec. 4.1
+    ("pansharpening", None, 4, 1e-3),  # HS-BiNet: whole patches, batch 4, Adam 1e-3
     ("sr", 192, 16, 1e-4),             # BBCU Sec. 4: 16 x 192x192
     ("denoise", 64, 32, 1e-4),         # BBCU Sec. 4: 32 x 64x64
 ])
 def test_train_defaults_follow_each_papers_recipe(task, crop, batch, lr):
-    from larq_hsi.cli import _apply_task_defaults, build_parser
+    from larq_hsi.cli import _train_config, build_parser
 
-    args = _apply_task_defaults(build_parser().parse_args(["train", "--task", task]))
-    assert (args.crop, args.batch_size, args.lr) == (crop, batch, lr)
-    given = _apply_task_defaults(build_parser().parse_args(
+    config = _train_config(build_parser().parse_args(["train", "--task", task]))
+    assert (config.task, config.crop_size, config.batch_size, config.learning_rate) == (task, crop, batch, lr)
+    given = _train_config(build_parser().parse_args(
         ["train", "--task", task, "--batch-size", "3", "--lr", "0.01", "--crop", "48"]))
-    assert (given.crop, given.batch_size, given.lr) == (48, 3, 0.01)
+    assert (given.crop_size, given.batch_size, given.learning_rate) == (48, 3, 0.01)
+
+
+def test_model_help_lists_the_registry(capsys):
+    from larq_hsi.models import registry
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    printed = "".join(capsys.readouterr().out.split())  # help lines wrap anywhere
+    missing = [name for name in registry.names() if name not in printed]
+    assert not missing, missing
 
 
 def test_export_rejects_an_input_size_a_fixed_size_model_cannot_take(tmp_path, capsys):
     import tensorflow as tf
 
-    from larq_hsi import blocks, export
+    from larq_hsi.deploy import savedmodel
+    from larq_hsi.nn.units import bisr_conv
 
     inp = tf.keras.Input((8, 8, 32), name="x")
-    model = tf.keras.Model(inp, blocks.bisr_conv(inp, "conv", 3))
-    export.to_savedmodel(model, tmp_path / "fixed", verify=False)
+    model = tf.keras.Model(inp, bisr_conv(inp, "conv", 3))
+    savedmodel.to_savedmodel(model, tmp_path / "fixed", verify=False)
     assert main(["export", str(tmp_path / "fixed"), "--format", "tflite", "--out",
                  str(tmp_path / "x.tflite"), "--input-size", "16", "16"]) == 2
     err = capsys.readouterr().err

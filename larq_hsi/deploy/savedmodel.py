@@ -26,7 +26,7 @@ SIGNATURE_MIN_SNR = 20.0
 
 @dataclasses.dataclass
 class SavedModelReport:
-    """The outcome of `to_savedmodel`.
+    r"""The outcome of `to_savedmodel`.
 
     `max_abs_diff`: reloaded Keras model vs the original (0.0: the same eager
     computation on the same weights). `signature_max_abs_diff`: the serving
@@ -66,7 +66,7 @@ def _random_inputs(model, seed=0, unknown_size=32):
 
 def to_savedmodel(model: tf.keras.Model, path, verify: bool = True, seed: int = 0,
                   inputs=None) -> SavedModelReport:
-    """Write `model` as a SavedModel at `path`, with a serving signature named after its inputs.
+    r"""Write `model` as a SavedModel at `path`, with a serving signature named after its inputs.
 
     Saved with `model.save(path, save_traces=False)` (7 s instead of 58 s of
     CPU for BiSRNet; importing larq_hsi registers every

@@ -89,9 +89,9 @@ class Between(tf.keras.constraints.Constraint):
 
     def __call__(self, w):
         if self.min_value is not None:
-            w = tf.maximum(w, tf.cast(self.min_value, w.dtype))
+            w = tf.maximum(w, tf.constant(self.min_value, w.dtype))
         if self.max_value is not None:
-            w = tf.minimum(w, tf.cast(self.max_value, w.dtype))
+            w = tf.minimum(w, tf.constant(self.max_value, w.dtype))
         return w
 
     def get_config(self):

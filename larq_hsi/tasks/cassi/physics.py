@@ -75,7 +75,7 @@ REAL_MEASUREMENT_PEAK = 0.8
 
 
 def prepare_real_measurement(measurement) -> np.ndarray:
-    """A real-system measurement as the published real BiSRNet expects it (NumPy, float32).
+    r"""A real-system measurement as the published real BiSRNet expects it (NumPy, float32).
 
     As the reference test script does: clip to \([0, 1]\), then scale the peak to 0.8,
     \(y \leftarrow 0.8\, y / \max(y)\). Raises `ValueError` for an all-zero measurement.

@@ -1,0 +1,160 @@
+"""Elementwise layers against BiSRNet Eq. 2, 12 and BBCU's residual alignment; ATISTEConv2D."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from larq_hsi.nn import layers as L
+from larq_hsi.nn import quantizers as q
+
+
+def _built(layer, shape):
+    layer.build(shape)
+    return layer
+
+
+def test_spectral_redistribution_is_affine_per_channel(rng):
+    x = rng.normal(size=(2, 3, 3, 4))
+    layer = _built(L.SpectralRedistribution(dtype="float64"), x.shape)
+    np.testing.assert_array_equal(layer(x).numpy(), x)  # k = 1, b = 0 at init
+    k, b = rng.normal(size=4), rng.normal(size=4)
+    layer.k.assign(k)
+    layer.b.assign(b)
+    np.testing.assert_allclose(layer(x).numpy(), x * k + b, rtol=1e-14)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(layer(tf.constant(x)))
+    dk, db = tape.gradient(y, [layer.k, layer.b])
+    np.testing.assert_allclose(dk.numpy(), x.sum(axis=(0, 1, 2)), rtol=1e-12)
+    np.testing.assert_allclose(db.numpy(), np.full(4, x[..., 0].size), rtol=1e-12)
+
+
+def test_rprelu_matches_eq_12(rng):
+    y = rng.normal(size=(2, 5, 5, 3))
+    layer = _built(L.RPReLU(dtype="float64"), y.shape)
+    np.testing.assert_allclose(layer.beta.numpy(), [0.25] * 3)
+    gamma, beta, zeta = rng.normal(size=3), rng.uniform(0, 1, size=3), rng.normal(size=3)
+    layer.gamma.assign(gamma)
+    layer.beta.assign(beta)
+    layer.zeta.assign(zeta)
+    expected = np.where(y > gamma, y - gamma + zeta, beta * (y - gamma) + zeta)
+    np.testing.assert_allclose(layer(y).numpy(), expected, rtol=1e-14)
+
+
+def test_rprelu_relu_form_is_bitwise_the_case_form_with_eq_12_gradients(rng):
+    """The relu form (kept for TFLite's PRELU fusion) gives identical float32 values, zeros included."""
+    y = rng.normal(size=(3, 7, 7, 5)).astype("float32")
+    gamma = rng.normal(size=5).astype("float32")
+    y[0, 0, 0] = gamma  # y - gamma exactly 0 in every channel
+    layer = _built(L.RPReLU(), y.shape)
+    beta, zeta = rng.uniform(0, 1, size=5).astype("float32"), rng.normal(size=5).astype("float32")
+    layer.set_weights([gamma, beta, zeta])
+    shifted = y - gamma
+    case_form = np.where(shifted > 0, shifted, beta * shifted) + zeta
+    x = tf.constant(y)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = layer(x)
+    np.testing.assert_array_equal(out.numpy(), case_form)
+    dx, dgamma, dbeta, dzeta = tape.gradient(out, [x, layer.gamma, layer.beta, layer.zeta])
+    nonzero = shifted != 0
+    slope = np.where(shifted > 0, 1.0, beta)
+    np.testing.assert_allclose(dx.numpy()[nonzero], np.broadcast_to(slope, y.shape)[nonzero], rtol=1e-6)
+    np.testing.assert_allclose(dgamma.numpy(), -(slope * nonzero).sum(axis=(0, 1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(dbeta.numpy(), np.minimum(shifted, 0).sum(axis=(0, 1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(dzeta.numpy(), np.full(5, y[..., 0].size), rtol=1e-6)
+
+
+def test_learnable_bias_adds_per_channel_shift(rng):
+    x = rng.normal(size=(4, 6))
+    layer = _built(L.LearnableBias(dtype="float64"), x.shape)
+    layer.bias.assign(np.arange(6.0))
+    np.testing.assert_allclose(layer(x).numpy(), x + np.arange(6.0))
+
+
+def test_residual_alignment_and_factor():
+    x = tf.constant([[1.0, -2.0]])
+    np.testing.assert_allclose(L.ResidualAlignment()(x).numpy(), [[130.0, -260.0]])
+    np.testing.assert_allclose(L.ResidualAlignment(inverse=True)(x * 130.0).numpy(), x.numpy())
+    assert L.alignment_factor(64) == 130.0
+    assert L.alignment_factor(12) == pytest.approx(130 * 12 / 64)
+    with pytest.raises(ValueError, match="factor"):
+        L.ResidualAlignment(factor=0)
+    with pytest.raises(ValueError, match="channels"):
+        L.alignment_factor(0)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        L.SpectralRedistribution(),
+        L.LearnableBias(),
+        L.RPReLU(slope_init=0.1),
+        L.ResidualAlignment(factor=24.375, inverse=True),
+    ],
+)
+def test_layer_config_round_trip(layer):
+    restored = type(layer).from_config(layer.get_config())
+    assert restored.get_config() == layer.get_config()
+    assert tf.keras.layers.deserialize(tf.keras.layers.serialize(layer)).get_config() == layer.get_config()
+
+
+def test_atiste_conv_shares_one_lambda_and_builds_quantizers_at_build(rng):
+    conv = L.ATISTEConv2D(6, 3, padding="same", use_bias=False, dtype="float64")
+    conv.build((None, 8, 8, 4))
+    assert conv.input_quantizer.alpha.shape == (4,)  # per input channel
+    assert conv.kernel_quantizer.alpha.shape == (6,)  # per output channel
+    assert conv.kernel_quantizer.lam is conv.input_quantizer.lam
+    lambdas = [w for w in conv.weights if "lambda" in w.name]
+    assert len(lambdas) == 1
+
+    x = tf.constant(rng.normal(size=(2, 8, 8, 4)))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(conv(x) ** 2)
+    grad = tape.gradient(loss, conv.input_quantizer.lam)
+    # The lambda's gradient is the sum of what both quantizers send it.
+    with tf.GradientTape(persistent=True) as tape:
+        xb = conv.input_quantizer(x)
+        wb = conv.kernel_quantizer(conv.kernel.latent_variable)
+        loss2 = tf.reduce_sum(tf.nn.conv2d(xb, wb, 1, "SAME") ** 2)
+    np.testing.assert_allclose(grad.numpy(), tape.gradient(loss2, conv.input_quantizer.lam).numpy(), rtol=1e-10)
+    assert grad.numpy() != 0.0
+
+
+def test_atiste_conv_rejects_non_atiste_quantizers():
+    with pytest.raises(ValueError, match="input_quantizer"):
+        L.ATISTEConv2D(4, 3, input_quantizer="ste_sign")
+
+
+def test_atiste_conv_config_round_trip():
+    conv = L.ATISTEConv2D(4, 3, input_quantizer=q.ATISTE(alpha=2.0, lam=0.3), share_lambda=True)
+    restored = L.ATISTEConv2D.from_config(conv.get_config())
+    assert restored.get_config() == conv.get_config()
+    assert restored.kernel_quantizer._lambda_owner is restored.input_quantizer
+
+
+@pytest.mark.parametrize("cls,kwargs", [
+    (L.QuantGroupConv2D, dict(input_quantizer="tanh_sign", kernel_quantizer="scaled_sign")),
+    (L.GroupConv2D, {}),
+])
+def test_native_grouped_conv_equals_keras_route(cls, kwargs, rng):
+    """Same outputs and gradients as the XLA route Keras takes for grouped convs."""
+    import larq as lq
+
+    base = lq.layers.QuantConv2D if cls is L.QuantGroupConv2D else tf.keras.layers.Conv2D
+    x = tf.constant(rng.normal(size=(2, 6, 7, 16)).astype("float32"))
+    ours = cls(16, 3, padding="same", groups=4, use_bias=False, **kwargs)
+    theirs = base(16, 3, padding="same", groups=4, use_bias=False, **kwargs)
+    ours.build(x.shape)
+    theirs.build(x.shape)
+    for a, b in zip(theirs.weights, ours.weights):
+        b.assign(a)
+    results = []
+    for layer in (ours, theirs):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(tf.sin(y) * y)
+        results.append([y.numpy(), *[g.numpy() for g in tape.gradient(loss, [x, *layer.trainable_weights])]])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert isinstance(ours, base)  # larq's summary and LCE see the base class
