@@ -65,11 +65,13 @@ VERSIONS = ("v1", "v2", "v3", "v4")
 
 def build(version, features, depth, input_size=None):
     """The small DnCNN with its body binarized by BBCU-`version` units ("full": full precision)."""
+    # The registry entries' builders: `registry.build(name, ...)` takes no model `name=`.
     if version == "full":
-        return registry.build("dncnn", input_size=input_size, features=features, depth=depth, name="dncnn_full")
+        return registry.ENTRIES["dncnn"].builder(input_size=input_size, features=features, depth=depth,
+                                                 name="dncnn_full")
     alignment = "k*" if version in ("v3", "v4") else None
-    return registry.build("bbcu-dncnn", input_size=input_size, features=features, depth=depth, unit=version,
-                          alignment=alignment, name=f"bbcu_{version}")
+    return registry.ENTRIES["bbcu-dncnn"].builder(input_size=input_size, features=features, depth=depth,
+                                                  unit=version, alignment=alignment, name=f"bbcu_{version}")
 
 
 @dataclasses.dataclass(kw_only=True)

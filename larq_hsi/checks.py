@@ -96,9 +96,14 @@ def check_inputs(model: tf.keras.Model, inputs) -> list[np.ndarray]:
 
 
 def reconstruct(model: tf.keras.Model, inputs, batch_size: int = 1) -> np.ndarray:
-    """`model.predict` after `check_inputs`; returns the reconstruction as an array."""
-    arrays = check_inputs(model, inputs)
-    return model.predict(arrays if len(arrays) > 1 else arrays[0], batch_size=batch_size, verbose=0)
+    """`model.predict` after `check_inputs`; returns the reconstruction as an array.
+
+    The inputs reach the model as tensors of its own input dtypes: Keras's
+    `predict` casts NumPy float arrays to `floatx()` (float32) first, which
+    would feed a float64 model rounded inputs.
+    """
+    tensors = [tf.convert_to_tensor(a) for a in check_inputs(model, inputs)]
+    return model.predict(tensors if len(tensors) > 1 else tensors[0], batch_size=batch_size, verbose=0)
 
 
 def _fmt(shape: Sequence) -> str:

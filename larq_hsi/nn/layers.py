@@ -323,21 +323,50 @@ class CropLike(tf.keras.layers.Layer):
 
 
 class _NativeGroupedConvolution:
-    """Runs grouped float32 convolutions with TensorFlow's own CPU kernel.
+    """Runs grouped convolutions with TensorFlow's own CPU kernel where it has one.
 
     Keras sends every grouped convolution through an XLA-compiled function
     because older CPU kernels lacked grouped support; on TensorFlow 2.15 the
     native float32 kernel handles groups forward and backward, and the XLA
     route costs 50x more per step on CPU for BiSRNet's 4-channel groups
     (measured: 0.25 s vs 0.005 s for one 112-channel 3x3 layer at 16x16,
-    forward + backward). The native float64 backward pass still rejects groups,
-    so other dtypes keep the Keras route.
+    forward + backward). In other dtypes the native kernel handles the
+    forward pass but rejects grouped gradients, so the forward pass runs
+    natively (3.4x faster than XLA for a 112-channel float64 layer at
+    660x660: 4.3 s vs 14.4 s) and only the gradient takes the XLA route.
     """
 
     def _jit_compiled_convolution_op(self, inputs, kernel):
         if self.compute_dtype == "float32":
             return self.convolution_op(inputs, kernel)
-        return super()._jit_compiled_convolution_op(inputs, kernel)
+        return self._native_forward(inputs, kernel)
+
+    def _native_forward(self, inputs, kernel):
+        layer = self
+
+        @tf.custom_gradient
+        def convolve(x, w):
+            def grad(dy):
+                return layer._xla_gradient()(x, w, dy)
+
+            return layer.convolution_op(x, w), grad
+
+        return convolve(inputs, kernel)
+
+    def _xla_gradient(self):
+        """`(x, w, dy) -> (dx, dw)` of this layer's convolution, XLA-compiled once per layer."""
+        if getattr(self, "_xla_gradient_fn", None) is None:
+            convolution = self.convolution_op
+
+            @tf.function(jit_compile=True)
+            def gradient(x, w, dy):
+                with tf.GradientTape() as tape:
+                    tape.watch([x, w])
+                    y = convolution(x, w)
+                return tape.gradient(y, [x, w], output_gradients=dy)
+
+            object.__setattr__(self, "_xla_gradient_fn", gradient)
+        return self._xla_gradient_fn
 
 
 @lq_utils.register_keras_custom_object

@@ -132,18 +132,23 @@ def test_atiste_conv_config_round_trip():
     assert restored.kernel_quantizer._lambda_owner is restored.input_quantizer
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("cls,kwargs", [
     (L.QuantGroupConv2D, dict(input_quantizer="tanh_sign", kernel_quantizer="scaled_sign")),
     (L.GroupConv2D, {}),
 ])
-def test_native_grouped_conv_equals_keras_route(cls, kwargs, rng):
-    """Same outputs and gradients as the XLA route Keras takes for grouped convs."""
+def test_native_grouped_conv_equals_keras_route(cls, kwargs, dtype, rng):
+    """Same outputs and gradients as the XLA route Keras takes for grouped convs (float64:
+    native forward, XLA gradient; to float64 rounding there)."""
     import larq as lq
 
+    from larq_hsi.nn.dtype import default_dtype
+
     base = lq.layers.QuantConv2D if cls is L.QuantGroupConv2D else tf.keras.layers.Conv2D
-    x = tf.constant(rng.normal(size=(2, 6, 7, 16)).astype("float32"))
-    ours = cls(16, 3, padding="same", groups=4, use_bias=False, **kwargs)
-    theirs = base(16, 3, padding="same", groups=4, use_bias=False, **kwargs)
+    x = tf.constant(rng.normal(size=(2, 6, 7, 16)).astype(dtype))
+    with default_dtype(dtype):
+        ours = cls(16, 3, padding="same", groups=4, use_bias=False, **kwargs)
+        theirs = base(16, 3, padding="same", groups=4, use_bias=False, **kwargs)
     ours.build(x.shape)
     theirs.build(x.shape)
     for a, b in zip(theirs.weights, ours.weights):
@@ -155,6 +160,8 @@ def test_native_grouped_conv_equals_keras_route(cls, kwargs, rng):
             y = layer(x)
             loss = tf.reduce_sum(tf.sin(y) * y)
         results.append([y.numpy(), *[g.numpy() for g in tape.gradient(loss, [x, *layer.trainable_weights])]])
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
     for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
     assert isinstance(ours, base)  # larq's summary and LCE see the base class

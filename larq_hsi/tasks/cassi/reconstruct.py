@@ -39,14 +39,17 @@ def check_mask_for(measurement: np.ndarray, mask: np.ndarray, bands: int = 28, s
 
 
 def reconstruct_measurement(measurement, model: tf.keras.Model | None = None, *, weights=None,
-                            variant: str = "real", mask=None, bands: int = 28, step: int = 2) -> np.ndarray:
+                            variant: str = "real", mask=None, bands: int = 28, step: int = 2,
+                            dtype="float32") -> np.ndarray:
     """The cube `(H, W, bands)` reconstructed from a 2-D `measurement`, clipped to [0, 1].
 
     Give exactly one of `model` (its variant follows from its inputs) or
     `weights` (published BiSRNet weights for `variant`, loaded into a new
-    BiSRNet for any size). The simulation variant needs `mask`.
+    BiSRNet for any size, in `dtype`). The simulation variant needs `mask`.
+    The inputs are prepared in the model's dtype, so a float64 model
+    reproduces the reference's float64 run.
     """
-    y = np.asarray(measurement, np.float32)
+    y = np.asarray(measurement, np.float64)
     if y.ndim != 2:
         raise ValueError(f"a measurement must be 2-D (height, width), got shape {y.shape}")
     if (model is None) == (weights is None):
@@ -54,15 +57,17 @@ def reconstruct_measurement(measurement, model: tf.keras.Model | None = None, *,
     if mask is not None:  # checked before the (slow) model build
         mask = check_mask_for(y, mask, bands, step)
     if model is None:
-        model = BiSRNet(variant, input_size=None)
+        model = BiSRNet(variant, input_size=None, dtype=dtype)
         load_bisrnet_reference(model, weights, variant=variant)
     else:
         variant = "simulation" if len(model.inputs) == 2 else "real"
+    model_dtype = model.inputs[0].dtype.as_numpy_dtype
     if variant == "real":
         inputs = [physics.prepare_real_measurement(y)]
     else:
         if mask is None:
             raise ValueError("the simulation variant needs the 2-D coded-aperture mask (--mask)")
-        h = physics.network_input(y[None], bands, step).numpy()
-        inputs = [h, np.asarray(physics.mask_3d(mask, bands))[None]]
+        # In the model's dtype: the reference's float32 pipeline rounds exactly so.
+        h = physics.network_input(y[None].astype(model_dtype), bands, step).numpy()
+        inputs = [h, np.asarray(physics.mask_3d(mask.astype(model_dtype), bands))[None]]
     return np.clip(reconstruct(model, inputs)[0], 0.0, 1.0)
