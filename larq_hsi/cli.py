@@ -1,8 +1,8 @@
 """The `larq-hsi` command line: parses arguments and dispatches to the package.
 
     larq-hsi train [--task cassi|pansharpening|sr|denoise|jpeg] [--model NAME] [--data DIR|FILE] [--epochs N] ...
-    larq-hsi evaluate [--task ...] --model SAVEDMODEL [--data DIR|FILE] [--mask MASK] [--json FILE]
-    larq-hsi reconstruct MEASUREMENT (--model SAVEDMODEL | --weights REF.npz --variant real|simulation)
+    larq-hsi evaluate [--task ...] (--model SAVEDMODEL | --weights simulation|PATH) [--data DIR|FILE] [--mask MASK]
+    larq-hsi reconstruct MEASUREMENT (--model SAVEDMODEL | --weights real|simulation|PATH [--variant ...])
                          [--mask MASK] --out DIR
     larq-hsi summary MODEL [--input-size H W]
     larq-hsi export SAVEDMODEL --format savedmodel|tflite --out PATH [--input-size H W] [--verify]
@@ -27,7 +27,8 @@ import tensorflow as tf
 
 from larq_hsi import complexity, io, training, viz
 from larq_hsi.deploy import savedmodel, tflite
-from larq_hsi.models import registry
+from larq_hsi.models import BiSRNet, registry
+from larq_hsi.models.pretrained import PUBLISHED
 from larq_hsi.tasks.cassi import physics
 from larq_hsi.tasks.cassi.dataset import load_scenes
 from larq_hsi.tasks.cassi.evaluate import evaluate_model as evaluate_cassi
@@ -62,7 +63,7 @@ def _train_config(args):
                            "data", "model"))
     if args.task == "cassi":
         return CassiConfig(synthetic_scenes=args.scenes, synthetic_size=args.scene_size, mask=args.mask,
-                           shot_noise=args.shot_noise, **common)
+                           shot_noise=args.shot_noise, init=args.init, **common)
     if args.task == "pansharpening":
         return PansharpeningConfig(scenes=args.scenes, scene_size=args.scene_size, bands=args.bands,
                                    **_given(args, "unit"), **common)
@@ -81,8 +82,21 @@ def _write_json(path, result):
         print(f"written {path}")
 
 
+def _variant(args) -> str:
+    """The BiSRNet variant of `--weights`: `--variant` if given, else the published name's, else real."""
+    if args.variant is not None:
+        return args.variant
+    return PUBLISHED[args.weights].variant if args.weights in PUBLISHED else "real"
+
+
 def _cmd_evaluate(args):
-    model = savedmodel.load(args.model)
+    if (args.model is None) == (args.weights is None):
+        raise ValueError("give exactly one of --model SAVEDMODEL or (cassi) --weights simulation|PATH")
+    if args.weights is not None and args.task != "cassi":
+        raise ValueError("--weights (the published BiSRNet) evaluates the cassi task only")
+    # The evaluation measures cubes through the mask: the simulation variant.
+    model = (savedmodel.load(args.model) if args.weights is None
+             else BiSRNet("simulation", input_size=None, weights=args.weights))
     if args.task == "pansharpening":
         sample = (load_pansharpening(args.data) if args.data else synthetic_pansharpening(
             args.scenes, size=args.scene_size, bands=model.output_shape[-1], seed=args.seed + 10_000))
@@ -113,13 +127,13 @@ def _cmd_evaluate(args):
 def _cmd_reconstruct(args):
     y = io.read_measurement(args.measurement)
     if (args.model is None) == (args.weights is None):
-        raise ValueError("give exactly one of --model SAVEDMODEL or --weights REFERENCE.npz")
+        raise ValueError("give exactly one of --model SAVEDMODEL or --weights simulation|real|PATH")
     mask = None if args.mask is None else check_mask_for(y, io.load_mask(args.mask))
     model = None if args.model is None else savedmodel.load(args.model)
-    cube = reconstruct_measurement(y, model, weights=args.weights, variant=args.variant, mask=mask)
+    variant = _variant(args) if model is None else ("simulation" if len(model.inputs) == 2 else "real")
+    cube = reconstruct_measurement(y, model, weights=args.weights, variant=variant, mask=mask)
     out = Path(args.out)
     viz.save_cube(cube, out)
-    variant = args.variant if model is None else ("simulation" if len(model.inputs) == 2 else "real")
     print(f"reconstructed {cube.shape} cube ({variant} variant) -> {out}/cube.npy, cube.mat")
     print(f"previews: {out}/rgb.png, {out}/bands.png, {out}/spectra.png")
 
@@ -185,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=None, help="initial learning rate (default per task, see --crop)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--shot-noise", action="store_true", help="11-bit shot noise (real-system training)")
+    train.add_argument("--init", help="cassi: start from published BiSRNet weights: simulation, real or a "
+                                      ".pth/.npz path")
     train.add_argument("--out", default="runs/bisrnet", help="output folder (default runs/bisrnet)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_cmd_train)
@@ -193,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--task", choices=TASKS, default="cassi")
     evaluate.add_argument("--level", type=int, help="sr scale, denoise sigma or jpeg quality")
     evaluate.add_argument("--figures", help="pan-sharpening: write preview/error PNGs here")
-    evaluate.add_argument("--model", required=True, help="a SavedModel folder written by train")
+    evaluate.add_argument("--model", help="a SavedModel folder written by train")
+    evaluate.add_argument("--weights", help="cassi: the published BiSRNet instead of --model: simulation or a "
+                                            ".pth/.npz path (fetched once into Keras's cache)")
     evaluate.add_argument("--data", help="folder of test cubes or images, or a pan-sharpening file "
                                          "(default: synthetic scenes or bundled photographs)")
     evaluate.add_argument("--scenes", type=int, default=2)
@@ -206,8 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("reconstruct", help="reconstruct a cube from a CASSI measurement")
     rec.add_argument("measurement", help=".mat (key meas_real) or .npy measurement")
     rec.add_argument("--model", help="a SavedModel folder")
-    rec.add_argument("--weights", help="published BiSRNet weights (.npz state dict)")
-    rec.add_argument("--variant", choices=("real", "simulation"), default="real")
+    rec.add_argument("--weights", help="published BiSRNet weights: real, simulation (fetched once into Keras's "
+                                       "cache, sha256-checked) or a .pth/.npz path")
+    rec.add_argument("--variant", choices=("real", "simulation"),
+                     help="the variant of --weights PATH (default: the name's, else real)")
     rec.add_argument("--mask", help="2-D mask, needed by the simulation variant")
     rec.add_argument("--out", required=True, help="output folder")
     rec.set_defaults(func=_cmd_reconstruct)

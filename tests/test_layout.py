@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "larq_hsi"
 #: Layers from the bottom up; a module may import from its own layer or a lower one.
 LAYERS = [
     {"checks", "spectra"},
-    {"io", "synthetic", "metrics", "viz"},
+    {"io", "pth", "synthetic", "metrics", "viz"},
     {"nn"},
     {"complexity", "quantizers", "layers"},  # the stable re-export paths of nn sit here too
     {"models"},

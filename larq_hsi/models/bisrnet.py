@@ -23,6 +23,7 @@ from larq_hsi.nn import blocks as B
 from larq_hsi.nn import layers as L
 from larq_hsi.nn import units as U
 from larq_hsi.checks import check_input_size
+from larq_hsi.models.pretrained import load_bisrnet_reference
 from larq_hsi.nn.dtype import default_dtype
 
 __all__ = ["BODY_PARTS", "BiSRBaseModel", "BiSRNet", "part_prefixes"]
@@ -134,6 +135,7 @@ def BiSRNet(
     kernel_quantizer="scaled_sign",
     redistribution: bool = True,
     ff_groups: int | None = None,
+    weights=None,
     dtype="float32",
     name: str = "bisrnet",
 ) -> tf.keras.Model:
@@ -166,6 +168,10 @@ def BiSRNet(
             groups (4 channels each, which larq-compute-engine cannot binarize),
             1 an ungrouped conv that converts to a true 1-bit op (about 4.8x the
             binary MACs). Not compatible with the published weights unless `None`.
+        weights: `None` (initialised as the reference does), a published
+            checkpoint by name, "simulation" or "real" (fetched once into
+            Keras's cache and checked by sha256; the name must fit `variant`),
+            or a path to a `.pth`/`.npz` state dict (`larq_hsi.models.pretrained`).
         dtype: every layer's dtype, quantizers included ("float64" for parity tests).
     """
     options = {
@@ -176,8 +182,9 @@ def BiSRNet(
     if ff_groups is not None and ff_groups < 1:
         raise ValueError(f"ff_groups must be None or a positive integer, got {ff_groups!r}")
     with default_dtype(dtype):
-        return _build(variant, input_size, bands, features, num_bodies, num_blocks, step,
-                      BODY_PARTS, modules, name, options, ff_groups, unit)
+        model = _build(variant, input_size, bands, features, num_bodies, num_blocks, step,
+                       BODY_PARTS, modules, name, options, ff_groups, unit)
+    return model if weights is None else load_bisrnet_reference(model, weights, variant)
 
 
 def BiSRBaseModel(

@@ -1,31 +1,166 @@
-"""Import the published BiSRNet weights (a PyTorch state dict saved as `.npz`).
+r"""The published BiSRNet weights: by name or file, fetched and checked like larq-zoo's.
+
+`BiSRNet(weights="simulation")` (or `"real"`) resolves a name through
+`tf.keras.utils.get_file`: the authors' checkpoint downloads once into
+Keras's cache (`$KERAS_HOME/larq_hsi/`, `~/.keras/larq_hsi/` by default), its
+sha256 is checked, and a cached file with the right hash is never fetched
+again. A path to a `.pth` (the authors' PyTorch checkpoint) or `.npz` (the
+same tensors saved with NumPy) loads as well.
+
+| name | file | sha256 | origin |
+| --- | --- | --- | --- |
+| `"simulation"` | `bisrnet_simulation.pth` | `a06452f8...fad0` | BiSCI `simulation/test_code/model_zoo/bisrnet.pth` |
+| `"real"` | `bisrnet_real.pth` | `1cc171b6...e2ca` | BiSCI `real/test_code/model_zoo/bisrnet.pth` |
+
+A `.pth` is read by `larq_hsi.pth.read_torch_state_dict`, which never imports
+torch and never runs the pickle's code. The authors' real-system checkpoint is
+a whole pickled model (`torch.save(model)`), which names the model's classes;
+it is read with those classes as inert placeholders only because its hash
+identifies it (any other file naming classes is refused).
 
 The Keras layer names of `larq_hsi.models.BiSRNet` are the module paths of the
 reference implementation, so each tensor maps to one Keras variable by name.
 PyTorch layouts are converted on the way: conv kernels `(out, in/groups, kh, kw)`
 become `(kh, kw, in/groups, out)`, per-channel vectors `(1, C, 1, 1)` become
 `(C,)`, and RPReLU's first bias (added before the PReLU) becomes `-gamma`.
-
-Users with the original `.pth` checkpoint convert it once with torch:
-
-    import numpy as np, torch
-    state = torch.load("BiSRNet.pth", map_location="cpu")
-    state = state.get("model", state)  # some checkpoints wrap the state dict
-    np.savez("bisrnet.npz", **{k.removeprefix("module."): v.numpy() for k, v in state.items()})
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import larq as lq
 import numpy as np
 import tensorflow as tf
 
 from larq_hsi.nn import layers as L
+from larq_hsi.pth import read_torch_state_dict
 
-__all__ = ["load_bisrnet_reference", "reference_assignments", "reference_state_dict"]
+__all__ = [
+    "PUBLISHED",
+    "Published",
+    "fetch",
+    "load_bisrnet_reference",
+    "load_reference",
+    "read_state",
+    "read_torch_state_dict",
+    "reference_assignments",
+    "reference_state_dict",
+    "resolve",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Published:
+    """One published checkpoint: its cache file name, origin URL, sha256 and BiSRNet variant."""
+
+    fname: str
+    origin: str
+    sha256: str
+    variant: str
+    pickled_module: bool = False  # a whole torch.save(model), read with inert placeholders
+
+
+_BISCI = "https://github.com/caiyuanhao1998/BiSCI/raw/master"
+
+#: The published BiSRNet checkpoints by name.
+PUBLISHED = {
+    "simulation": Published("bisrnet_simulation.pth", f"{_BISCI}/simulation/test_code/model_zoo/bisrnet.pth",
+                            "a06452f8d4f68f575809afb374ff15ca56956bd12dcbe9472081116a5782fad0", "simulation"),
+    "real": Published("bisrnet_real.pth", f"{_BISCI}/real/test_code/model_zoo/bisrnet.pth",
+                      "1cc171b6c541be216adc91450216046358281fdead159498365583fc1080e2ca", "real",
+                      pickled_module=True),
+}
+
+#: sha256 -> variant of every known copy of the published weights (the `.pth` files and
+#: their `.npz` conversions), so a known file given for the other variant is refused.
+KNOWN_FILES = {
+    **{p.sha256: p.variant for p in PUBLISHED.values()},
+    "7cb165a5bf2414e5f83511b64374a55dd2c158004908389d4419888e7d8b7eab": "simulation",  # .npz
+    "f3adb0d4b655da9874dfb16437bb2b2401704cff8d286f7728d36f17ba92e3ee": "real",  # .npz
+}
+
+
+def _sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "larq_hsi"
+
+
+def fetch(name: str) -> Path:
+    """The local path of the published checkpoint `name`, downloaded into Keras's cache if absent.
+
+    A cached file with the right sha256 is used as is; one with another hash
+    is fetched again. Without network and without a cached copy the error
+    says where to put the file.
+    """
+    if name not in PUBLISHED:
+        raise ValueError(f"unknown published weights {name!r}; expected one of {sorted(PUBLISHED)} "
+                         "or a path to a .pth/.npz file")
+    entry = PUBLISHED[name]
+    cached = _cache_dir() / entry.fname
+    if cached.is_file() and _sha256(cached) == entry.sha256:
+        return cached
+    try:
+        path = tf.keras.utils.get_file(entry.fname, entry.origin, file_hash=entry.sha256,
+                                       hash_algorithm="sha256", cache_subdir="larq_hsi",
+                                       cache_dir=str(_cache_dir().parent))
+    except Exception as error:  # no network, HTTP errors, a download with the wrong hash
+        raise ValueError(
+            f"cannot fetch the published {name!r} weights from {entry.origin} ({type(error).__name__}: "
+            f"{error}); without network, put the file at {cached} (sha256 {entry.sha256})"
+        ) from None
+    if _sha256(path) != entry.sha256:
+        raise ValueError(f"{path}: sha256 does not match the published {name!r} weights ({entry.sha256})")
+    return Path(path)
+
+
+def resolve(weights, variant: str) -> tuple[Path, str | None]:
+    """`(path, known variant or None)` for a name or a path, refusing a mismatch of variants.
+
+    A name must fit `variant`; a path whose hash identifies a published file of
+    the other variant is refused too.
+    """
+    if isinstance(weights, str) and weights in PUBLISHED:
+        if PUBLISHED[weights].variant != variant:
+            raise ValueError(f"weights={weights!r} are the {PUBLISHED[weights].variant} BiSRNet's; "
+                             f"this is the {variant} variant")
+        return fetch(weights), variant
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path} (names: {sorted(PUBLISHED)})")
+    known = KNOWN_FILES.get(_sha256(path))
+    if known is not None and known != variant:
+        raise ValueError(f"{path} holds the published {known} BiSRNet weights (recognised by its sha256); "
+                         f"this is the {variant} variant")
+    return path, known
+
+
+def read_state(path) -> dict[str, np.ndarray]:
+    """The tensors of a `.npz` or `.pth` state dict, by name (PyTorch layouts)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    if path.suffix.lower() == ".pth":
+        digest = _sha256(path)
+        pickled_module = any(p.sha256 == digest and p.pickled_module for p in PUBLISHED.values())
+        return read_torch_state_dict(path, allow_pickled_module=pickled_module)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except Exception as error:  # np.load raises several types for a bad file
+        raise ValueError(f"cannot read {path} as a .npz state dict: {error}") from None
+
 
 # Tensors of the real-system file that the real network never uses.
 _UNUSED_BY_VARIANT = {"real": ("fution.",)}
@@ -107,50 +242,47 @@ def reference_assignments(model: tf.keras.Model) -> dict[str, tuple[tf.Variable,
     return table
 
 
-def _read(path) -> dict[str, np.ndarray]:
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"weights file not found: {path}")
-    try:
-        with np.load(path) as data:
-            return {key: data[key] for key in data.files}
-    except Exception as error:  # np.load raises several types for a bad file
-        raise ValueError(f"cannot read {path} as a .npz state dict: {error}") from None
+def load_reference(model: tf.keras.Model, state: Mapping[str, np.ndarray], skip=(), where="state dict"
+                   ) -> tf.keras.Model:
+    """Load a reference state dict (names -> PyTorch-layout arrays) into `model`, in place.
 
-
-def load_bisrnet_reference(model: tf.keras.Model, path, variant: str | None = None) -> tf.keras.Model:
-    """Load a published BiSRNet state dict (`.npz`) into `model`, in place; returns `model`.
-
-    Every tensor of the file is consumed exactly once and every Keras variable
-    receives one; shapes are checked. For the real-system variant (detected
-    from the model's inputs unless `variant` is given) the unused `fution.*`
-    tensors are skipped. Raises `ValueError` naming the first missing or
-    unexpected key, or the first shape mismatch.
+    Every tensor is consumed exactly once and every Keras variable receives
+    one; shapes are checked. Keys starting with a prefix in `skip` are
+    ignored. Raises `ValueError` naming the first missing or unexpected key,
+    or the first shape mismatch (`where` names the source in the message).
     """
-    if variant is None:
-        variant = "simulation" if len(model.inputs) == 2 else "real"
-    state = _read(path)
-    skip = _UNUSED_BY_VARIANT.get(variant, ())
-    state = {k: v for k, v in state.items() if not k.startswith(skip)}
+    state = {k: v for k, v in state.items() if not k.startswith(tuple(skip))}
     table = reference_assignments(model)
-
     missing = sorted(set(table) - set(state))
     if missing:
         raise ValueError(
-            f"{path}: no tensor {missing[0]!r} for the model ({len(missing)} missing); "
+            f"{where}: no tensor {missing[0]!r} for the model ({len(missing)} missing); "
             "is this the right weights file and model variant?"
         )
     unexpected = sorted(set(state) - set(table))
     if unexpected:
-        raise ValueError(
-            f"{path}: unexpected tensor {unexpected[0]!r} ({len(unexpected)} unused by the model)"
-        )
+        raise ValueError(f"{where}: unexpected tensor {unexpected[0]!r} ({len(unexpected)} unused by the model)")
     for key in sorted(table):
         variable, convert = table[key]
-        value = convert(state[key])
+        value = convert(np.asarray(state[key]))
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(
-                f"{path}: tensor {key!r} has shape {state[key].shape}, which converts to "
+                f"{where}: tensor {key!r} has shape {np.shape(state[key])}, which converts to "
                 f"{value.shape}, but the model expects {tuple(variable.shape)}"
             )
         variable.assign(value.astype(variable.dtype.as_numpy_dtype))
     return model
+
+
+def load_bisrnet_reference(model: tf.keras.Model, weights, variant: str | None = None) -> tf.keras.Model:
+    """Load published BiSRNet weights into `model`, in place; returns `model`.
+
+    `weights`: a name of `PUBLISHED` ("simulation", "real") or a path to a
+    `.pth`/`.npz` state dict. The variant is read from the model's inputs
+    unless given; for the real system the unused `fution.*` tensors are
+    skipped. A name or a known file of the other variant is refused.
+    """
+    if variant is None:
+        variant = "simulation" if len(model.inputs) == 2 else "real"
+    path, _ = resolve(weights, variant)
+    return load_reference(model, read_state(path), skip=_UNUSED_BY_VARIANT.get(variant, ()), where=str(path))

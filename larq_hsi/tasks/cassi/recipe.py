@@ -42,7 +42,8 @@ class CassiConfig(RunConfig):
     `model` is a name of `larq_hsi.models.registry` for the "cassi" task;
     `data` a folder of cubes (`None`: `synthetic_scenes` synthetic scenes of
     `synthetic_size`, plus `validation_scenes` held out); `mask` a mask file
-    (`None`: a seeded random binary mask).
+    (`None`: a seeded random binary mask); `init` published weights to start
+    from (a BiSRNet model only: "simulation", "real" or a `.pth`/`.npz` path).
     """
 
     task = "cassi"
@@ -61,10 +62,13 @@ class CassiConfig(RunConfig):
     final_learning_rate: float = 1e-6
     shot_noise: bool = False
     validation_scenes: int = 2
+    init: str | None = None
 
     def __post_init__(self):
         if self.model not in registry.names("cassi"):
             raise ValueError(f"unknown CASSI model {self.model!r}; expected one of {registry.names('cassi')}")
+        if self.init is not None and self.model not in ("bisrnet", "bisrnet-real"):
+            raise ValueError(f"init: published weights exist for bisrnet and bisrnet-real, not {self.model!r}")
 
     @functools.cached_property
     def _scenes(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -84,7 +88,9 @@ class CassiConfig(RunConfig):
         return physics.random_mask((size, size), seed=self.seed)
 
     def build_model(self) -> tf.keras.Model:
-        return registry.build(self.model, input_size=None)
+        if self.init is None:
+            return registry.build(self.model, input_size=None)
+        return registry.build(self.model, input_size=None, weights=self.init)
 
     def training_data(self) -> tf.data.Dataset:
         random_mask = self.mask is None

@@ -18,7 +18,6 @@ import tensorflow as tf
 
 from larq_hsi.checks import reconstruct
 from larq_hsi.models.bisrnet import BiSRNet
-from larq_hsi.models.pretrained import load_bisrnet_reference
 from larq_hsi.tasks.cassi import physics
 
 __all__ = ["check_mask_for", "reconstruct_measurement"]
@@ -44,8 +43,8 @@ def reconstruct_measurement(measurement, model: tf.keras.Model | None = None, *,
     """The cube `(H, W, bands)` reconstructed from a 2-D `measurement`, clipped to [0, 1].
 
     Give exactly one of `model` (its variant follows from its inputs) or
-    `weights` (published BiSRNet weights for `variant`, loaded into a new
-    BiSRNet for any size, in `dtype`). The simulation variant needs `mask`.
+    `weights` (published BiSRNet weights for `variant`: "simulation", "real"
+    or a `.pth`/`.npz` path, loaded into a new BiSRNet for any size, in `dtype`). The simulation variant needs `mask`.
     The inputs are prepared in the model's dtype, so a float64 model
     reproduces the reference's float64 run.
     """
@@ -57,8 +56,7 @@ def reconstruct_measurement(measurement, model: tf.keras.Model | None = None, *,
     if mask is not None:  # checked before the (slow) model build
         mask = check_mask_for(y, mask, bands, step)
     if model is None:
-        model = BiSRNet(variant, input_size=None, dtype=dtype)
-        load_bisrnet_reference(model, weights, variant=variant)
+        model = BiSRNet(variant, input_size=None, dtype=dtype, weights=weights)
     else:
         variant = "simulation" if len(model.inputs) == 2 else "real"
     model_dtype = model.inputs[0].dtype.as_numpy_dtype
