@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 
 import larq as lq
-import numpy as np
 import tensorflow as tf
 
 from larq_hsi import complexity, io, training, viz
@@ -30,7 +29,7 @@ from larq_hsi.deploy import savedmodel, tflite
 from larq_hsi.models import BiSRNet, registry
 from larq_hsi.models.pretrained import PUBLISHED
 from larq_hsi.tasks.cassi import physics
-from larq_hsi.tasks.cassi.dataset import load_scenes
+from larq_hsi.tasks.cassi.dataset import load_scenes, scene_entries
 from larq_hsi.tasks.cassi.evaluate import evaluate_model as evaluate_cassi
 from larq_hsi.tasks.cassi.recipe import CassiConfig
 from larq_hsi.tasks.cassi.reconstruct import check_mask_for, reconstruct_measurement
@@ -113,14 +112,16 @@ def _cmd_evaluate(args):
         print(f"{'mean':>6} {result['mean']['psnr']:>8.2f} {result['mean']['ssim']:>7.4f}")
     else:
         cubes = load_scenes(args.data, args.scenes, args.scene_size, args.seed + 10_000)
+        names = [p.name for p in scene_entries(args.data)] if args.data else None
         size = max(max(c.shape[:2]) for c in cubes)
         mask = io.load_mask(args.mask) if args.mask else physics.random_mask((size, size), seed=args.seed)
-        result = evaluate_cassi(model, cubes, np.asarray(mask, np.float32))
-        print(f"{'scene':>6} {'PSNR':>8} {'PSNR-8bit':>10} {'SSIM':>7}")
-        for row in result["scenes"]:
-            print(f"{row['scene']:>6} {row['psnr']:>8.2f} {row['psnr_8bit']:>10.2f} {row['ssim']:>7.4f}")
-        m = result["mean"]
-        print(f"{'mean':>6} {m['psnr']:>8.2f} {m['psnr_8bit']:>10.2f} {m['ssim']:>7.4f}")
+        result = evaluate_cassi(model, cubes, mask, crop=args.crop, names=names)
+        print(f"{'scene':>24} {'PSNR':>7} {'8-bit':>7} {'SSIM':>6} {'SAM':>6} | input alone: "
+              f"{'PSNR':>7} {'8-bit':>7} {'SSIM':>6} {'SAM':>6}")
+        for row in [*result["scenes"], {"scene": "mean", **result["mean"]}]:
+            print(f"{str(row['scene']):>24} {row['psnr']:>7.2f} {row['psnr_8bit']:>7.2f} {row['ssim']:>6.3f} "
+                  f"{row['sam']:>6.2f} |              {row['input_psnr']:>7.2f} {row['input_psnr_8bit']:>7.2f} "
+                  f"{row['input_ssim']:>6.3f} {row['input_sam']:>6.2f}")
     _write_json(args.json, result)
 
 
@@ -212,11 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="a SavedModel folder written by train")
     evaluate.add_argument("--weights", help="cassi: the published BiSRNet instead of --model: simulation or a "
                                             ".pth/.npz path (fetched once into Keras's cache)")
-    evaluate.add_argument("--data", help="folder of test cubes or images, or a pan-sharpening file "
+    evaluate.add_argument("--data", help="folder of test cubes (files, PNG folders or CAVE scene folders, "
+                                         "resampled to 28 bands), images, or a pan-sharpening file "
                                          "(default: synthetic scenes or bundled photographs)")
     evaluate.add_argument("--scenes", type=int, default=2)
     evaluate.add_argument("--scene-size", type=int, default=256)
     evaluate.add_argument("--mask", help="2-D mask file; default: the seeded random mask of train")
+    evaluate.add_argument("--crop", type=int, help="cassi: score the centre CROP x CROP window of each cube "
+                                                   "(256 with mask_256.mat, as the papers)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--json", help="also write the results as JSON here")
     evaluate.set_defaults(func=_cmd_evaluate)

@@ -3,7 +3,7 @@ r"""Every reader of the package: cubes, measurements, masks, images and raw arra
 | reader | reads |
 | --- | --- |
 | `read_array` | the raw array of a `.mat` (v5 through scipy, v7.3/HDF5 through h5py), `.npy`, `.npz` or HDF5 file |
-| `load_cube` | a hyperspectral cube `(H, W, bands)`: any of those files, or a folder of per-band PNGs (the CAVE layout) |
+| `load_cube` | a hyperspectral cube `(H, W, bands)`: any of those files, or a folder of per-band PNGs (CAVE scenes as downloaded), resampled to a band grid on request |
 | `read_measurement` | a 2-D CASSI measurement (`meas_real` of the real-system files) |
 | `load_mask` | a 2-D coded-aperture mask (`.mat` key `mask`, `.npy`, `.png`) |
 | `read_png` | one PNG band as a 2-D float image |
@@ -24,12 +24,14 @@ import numpy as np
 import tensorflow as tf
 
 from larq_hsi.checks import check_finite
+from larq_hsi.spectra import check_wavelengths, resample_bands
 
 __all__ = [
     "CUBE_KEYS",
     "GRAY_WEIGHTS",
     "as_channels",
     "check_channels",
+    "cube_wavelengths",
     "IMAGE_EXTENSIONS",
     "INTEGER_SCALE",
     "MEASUREMENT_KEYS",
@@ -157,8 +159,11 @@ def read_array(path, key: str | None = None, candidates: Sequence[str] = ()) -> 
     raise ValueError(f"{path}: unknown format {suffix!r}; expected one of {list(_ARRAY_SUFFIXES)} or .png")
 
 
-def read_png(path) -> np.ndarray:
-    """One PNG as a float32 2-D image in [0, 1] (divided by 255 or 65535; RGB averaged, alpha dropped)."""
+def _png_levels(path) -> tuple[np.ndarray, float]:
+    """One PNG's 2-D integer levels and its full scale (255 or 65535); RGB averaged, alpha dropped.
+
+    (An image of booleans comes back as 0/1 with full scale 1.)
+    """
     from PIL import Image, UnidentifiedImageError
 
     path = _existing(path)
@@ -170,31 +175,86 @@ def read_png(path) -> np.ndarray:
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"cannot read {path} as an image: {error}") from error
     if array.dtype == bool:
-        return array.astype(np.float32)
-    if array.ndim == 3:  # RGB(A) grayscale exports
+        return array.astype(np.float32), 1.0
+    if array.ndim == 3:  # RGB(A) grayscale exports, e.g. CAVE's watercolors (8-bit RGBA, R = G = B)
         array = array[..., :3].astype(np.float64).mean(axis=-1).astype(array.dtype)
     if np.issubdtype(array.dtype, np.integer):
         # PIL reads 16-bit PNGs as uint16 ("I;16") or int32 ("I").
-        full = 255.0 if array.dtype == np.uint8 else 65535.0
-        return (array / full).astype(np.float32)
-    return array.astype(np.float32)
+        return array, 255.0 if array.dtype == np.uint8 else 65535.0
+    return array, 1.0
+
+
+def read_png(path) -> np.ndarray:
+    """One PNG as a float32 2-D image in [0, 1] (divided by 255 or 65535; RGB averaged, alpha dropped)."""
+    levels, full = _png_levels(path)
+    return (levels / full).astype(np.float32)
 
 
 def _natural_key(path: Path):
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
-def _read_png_folder(folder: Path) -> np.ndarray:
+#: A band file of the CAVE database: `<scene>_ms_<n>.png`, n = 01..31 at 400 + 10 (n - 1) nm.
+_CAVE_BAND = re.compile(r"^.+_ms_(\d+)\.png$", re.IGNORECASE)
+
+
+def _band_folder(folder: Path) -> Path:
+    """The folder holding the band PNGs: `folder` itself, or its only sub-folder (CAVE's download nests one level)."""
+    if any(p.suffix.lower() == ".png" for p in folder.iterdir()):
+        return folder
+    inner = [p for p in folder.iterdir() if p.is_dir()]
+    if len(inner) == 1 and any(p.suffix.lower() == ".png" for p in inner[0].iterdir()):
+        return inner[0]
+    raise ValueError(f"{folder}: a cube folder must hold one PNG per band (directly, or in its one sub-folder "
+                     "as the CAVE download does), found no .png file")
+
+
+def _read_png_folder(folder: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """The cube of a folder of per-band PNGs and its wavelengths (CAVE's naming) or `None`.
+
+    Other files beside the bands (CAVE's `_RGB.bmp`, `Thumbs.db`) are ignored.
+    """
+    folder = _band_folder(folder)
     files = sorted((p for p in folder.iterdir() if p.suffix.lower() == ".png"), key=_natural_key)
-    if not files:
-        raise ValueError(f"{folder}: a cube folder must hold one PNG per band, found no .png file")
+    numbers = [_CAVE_BAND.match(p.name) for p in files]
+    wavelengths = None
+    if all(numbers):
+        numbers = [int(m.group(1)) for m in numbers]
+        stem = files[0].name[: files[0].name.lower().rindex("_ms_") + 4]
+        digits = len(_CAVE_BAND.match(files[0].name).group(1))
+        for expected in range(1, max(numbers) + 1):
+            if expected not in numbers:
+                raise ValueError(f"{folder / f'{stem}{expected:0{digits}d}.png'}: band {expected} of {max(numbers)} "
+                                 "is missing (CAVE bands are numbered from 01 without gaps)")
+        wavelengths = 400.0 + 10.0 * (np.asarray(numbers, np.float64) - 1)
     bands = []
+    depth = None
     for file in files:
-        band = read_png(file)
-        if bands and band.shape != bands[0].shape:
-            raise ValueError(f"{file}: band size {band.shape} differs from {files[0].name}'s {bands[0].shape}")
-        bands.append(band)
-    return np.stack(bands, axis=-1)
+        levels, full = _png_levels(file)
+        if bands and levels.shape != bands[0].shape:
+            raise ValueError(f"{file}: band size {levels.shape} differs from {files[0].name}'s {bands[0].shape}")
+        if depth is not None and full != depth:
+            raise ValueError(f"{file}: a {_bits(full)} band among {_bits(depth)} ones (from {files[0].name}); "
+                             "one cube's bands must share one bit depth")
+        depth = full
+        bands.append((levels / full).astype(np.float32))
+    return np.stack(bands, axis=-1), wavelengths
+
+
+def _bits(full: float) -> str:
+    return {255.0: "8-bit", 65535.0: "16-bit", 1.0: "1-bit"}.get(full, f"scale {full:g}")
+
+
+def cube_wavelengths(path) -> np.ndarray | None:
+    """The wavelengths (nm) a cube at `path` knows of itself: a CAVE scene folder's, else `None`."""
+    path = _existing(path)
+    if not path.is_dir():
+        return None
+    folder = _band_folder(path)
+    numbers = [_CAVE_BAND.match(p.name) for p in folder.iterdir() if p.suffix.lower() == ".png"]
+    if not numbers or not all(numbers):
+        return None
+    return 400.0 + 10.0 * (np.sort([int(m.group(1)) for m in numbers]).astype(np.float64) - 1)
 
 
 def _integer_valued(array: np.ndarray) -> bool:
@@ -203,12 +263,22 @@ def _integer_valued(array: np.ndarray) -> bool:
     return bool(array.size) and float(np.nanmax(array)) > 1.0 and bool(np.all(np.mod(array, 1) == 0))
 
 
-def load_cube(path, key: str | None = None, expected_bands: int | None = None, scale="auto") -> np.ndarray:
+def load_cube(path, key: str | None = None, expected_bands: int | None = None, scale="auto",
+              wavelengths=None) -> np.ndarray:
     """Read a hyperspectral cube as float32 `(H, W, bands)`.
 
     `path` is a `.mat` (v5 or v7.3; `key` or the first of `CUBE_KEYS`), `.npy`,
-    `.npz`, `.h5`/`.hdf5` file, or a folder of per-band PNGs (CAVE layout:
-    one PNG per band in name order, digits compared as numbers).
+    `.npz`, `.h5`/`.hdf5` file, or a folder of per-band PNGs: one PNG per band
+    in name order (digits compared as numbers), directly in the folder or in
+    its one sub-folder, as the CAVE database is downloaded
+    (`<scene>_ms/<scene>_ms/<scene>_ms_01.png` ... `_31.png`, 16-bit grey or
+    8-bit RGBA with R = G = B; `.bmp` and `Thumbs.db` beside them ignored). A
+    CAVE folder knows its wavelengths, 400 + 10 (n - 1) nm (`cube_wavelengths`).
+
+    `wavelengths`: the band grid wanted (e.g. `larq_hsi.spectra.CASSI_WAVELENGTHS`).
+    A cube whose wavelengths are known is resampled to it by per-pixel linear
+    interpolation (`larq_hsi.spectra.resample_bands`); one whose wavelengths
+    are unknown must already have that many bands.
 
     `scale="auto"` divides integer-valued cubes (an integer dtype, or floats
     that are all whole numbers above 1) by 65536, as the benchmark loaders do;
@@ -216,12 +286,15 @@ def load_cube(path, key: str | None = None, expected_bands: int | None = None, s
     `None` keeps the values.
 
     Raises `FileNotFoundError`, `KeyError` or `ValueError` naming the file for a
-    missing file, a missing variable, an unreadable file, a non-3-D array,
-    a band count other than `expected_bands` or NaN/inf values.
+    missing file, a missing variable, an unreadable file, a non-3-D array, a
+    missing band file, bands of different sizes or bit depths, a band count
+    other than `expected_bands` (or than `wavelengths` with unknown
+    wavelengths) or NaN/inf values.
     """
     path = _existing(path)
+    known = None
     if path.is_dir():
-        cube = _read_png_folder(path)
+        cube, known = _read_png_folder(path)
         if scale not in ("auto", None):
             cube = cube / float(scale)
     else:
@@ -235,6 +308,18 @@ def load_cube(path, key: str | None = None, expected_bands: int | None = None, s
             cube = cube / float(scale)
     if cube.ndim != 3:
         raise ValueError(f"{path}: expected a cube (height, width, bands), got an array of shape {cube.shape}")
+    if wavelengths is not None:
+        target = check_wavelengths(wavelengths)
+        if known is not None and not (known.shape == target.shape and np.array_equal(known, target)):
+            try:
+                cube = resample_bands(cube, known, target)
+            except ValueError as error:
+                raise ValueError(f"{path}: {error}") from None
+        elif known is None and cube.shape[-1] != target.size:
+            raise ValueError(
+                f"{path}: {cube.shape[-1]} bands of unknown wavelengths; expected {target.size} bands "
+                f"({target[0]:g}-{target[-1]:g} nm), or a cube that knows its wavelengths (a CAVE folder)"
+            )
     if expected_bands is not None and cube.shape[-1] != expected_bands:
         raise ValueError(
             f"{path}: expected {expected_bands} bands (last axis), got {cube.shape[-1]} in shape {cube.shape}"

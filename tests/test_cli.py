@@ -58,6 +58,8 @@ def test_evaluate_prints_table_and_json(trained_run, tmp_path, capsys):
     result = json.loads(target.read_text())
     assert len(result["scenes"]) == 2
     assert result["mean"]["psnr"] == pytest.approx(np.mean([r["psnr"] for r in result["scenes"]]))
+    assert {"psnr", "ssim", "sam", "input_psnr"} <= set(result["mean"])
+    assert "input alone" in printed
 
 
 def test_reconstruct_simulated_measurement_with_saved_model(trained_run, tmp_path):

@@ -168,3 +168,99 @@ def test_read_image_folder(tmp_path, rng):
     (tmp_path / "zz_bad.png").write_bytes(b"\x89PNG broken")
     with pytest.raises(ValueError, match="zz_bad.png"):
         io.read_image_folder(tmp_path)
+
+
+# ------------------------------------------------------------------ CAVE scene folders
+
+
+def _write_band(path, value, bits=16, size=(6, 5), rgba=False):
+    from PIL import Image
+
+    if bits == 16:
+        array = np.full(size, value, np.uint16)
+        Image.fromarray(array).save(path)
+    else:
+        grey = np.full(size, value, np.uint8)
+        array = np.stack([grey, grey, grey, np.full(size, 255, np.uint8)], -1) if rgba else grey
+        Image.fromarray(array).save(path)
+
+
+def _cave_scene(root, name="toy", bands=31, bits=16, skip=(), sizes=None, rgba=False):
+    """A CAVE-style scene as downloaded: root/<name>_ms/<name>_ms/<name>_ms_NN.png, plus a .bmp and Thumbs.db."""
+    inner = root / f"{name}_ms" / f"{name}_ms"
+    inner.mkdir(parents=True)
+    for n in range(1, bands + 1):
+        if n in skip:
+            continue
+        full = 65535 if bits == 16 else 255
+        value = round(full * n / 40)
+        size = (sizes or {}).get(n, (6, 5))
+        _write_band(inner / f"{name}_ms_{n:02d}.png", value, bits, size, rgba)
+    (inner / f"{name}_RGB.bmp").write_bytes(b"BM not really an image")
+    (inner / "Thumbs.db").write_bytes(b"\x00" * 16)
+    return root / f"{name}_ms"
+
+
+def test_cave_layout_reads_nested_bands_and_knows_its_wavelengths(tmp_path):
+    scene = _cave_scene(tmp_path)
+    cube = io.load_cube(scene)
+    assert cube.shape == (6, 5, 31) and cube.dtype == np.float32
+    np.testing.assert_allclose(cube[0, 0], [round(65535 * n / 40) / 65535 for n in range(1, 32)], rtol=1e-6)
+    np.testing.assert_array_equal(io.cube_wavelengths(scene), 400 + 10 * np.arange(31))
+    assert io.cube_wavelengths(scene / "toy_ms") is not None  # the inner folder works too
+
+
+def test_cave_scene_resampled_to_the_cassi_bands(tmp_path):
+    from larq_hsi.spectra import CASSI_WAVELENGTHS, resample_bands
+
+    scene = _cave_scene(tmp_path)
+    cube = io.load_cube(scene, wavelengths=CASSI_WAVELENGTHS)
+    assert cube.shape == (6, 5, 28)
+    np.testing.assert_allclose(cube, resample_bands(io.load_cube(scene), 400 + 10 * np.arange(31),
+                                                    CASSI_WAVELENGTHS), rtol=1e-6)
+
+
+def test_watercolors_style_rgba_bands_are_grey(tmp_path):
+    cube = io.load_cube(_cave_scene(tmp_path, bits=8, rgba=True))
+    np.testing.assert_allclose(cube[0, 0, :3], [round(255 * n / 40) / 255 for n in (1, 2, 3)], rtol=1e-6)
+
+
+def test_cave_layout_errors_name_the_file(tmp_path):
+    with pytest.raises(ValueError, match=r"a_ms_07\.png: band 7 of 31 is missing"):
+        io.load_cube(_cave_scene(tmp_path / "1", "a", skip=(7,)))
+    with pytest.raises(ValueError, match=r"b_ms_12\.png: band size \(4, 5\) differs"):
+        io.load_cube(_cave_scene(tmp_path / "2", "b", sizes={12: (4, 5)}))
+    scene = _cave_scene(tmp_path / "3", "c")
+    _write_band(scene / "c_ms" / "c_ms_05.png", 9, bits=8)
+    with pytest.raises(ValueError, match=r"c_ms_05\.png: a 8-bit band among 16-bit ones"):
+        io.load_cube(scene)
+    empty = tmp_path / "4" / "d_ms" / "d_ms"
+    empty.mkdir(parents=True)
+    with pytest.raises(ValueError, match="found no .png file"):
+        io.load_cube(tmp_path / "4" / "d_ms")
+
+
+def test_unknown_wavelengths_with_the_wrong_band_count_are_refused(tmp_path):
+    from larq_hsi.spectra import CASSI_WAVELENGTHS
+
+    path = tmp_path / "cube.npy"
+    np.save(path, np.zeros((4, 4, 31), np.float32))
+    with pytest.raises(ValueError, match=r"cube\.npy: 31 bands of unknown wavelengths; expected 28 bands"):
+        io.load_cube(path, wavelengths=CASSI_WAVELENGTHS)
+    np.save(path, np.zeros((4, 4, 28), np.float32))
+    assert io.load_cube(path, wavelengths=CASSI_WAVELENGTHS).shape == (4, 4, 28)
+
+
+def test_the_shared_cave_scenes(shared_dir):
+    from larq_hsi.spectra import CASSI_WAVELENGTHS
+
+    scenes = sorted((shared_dir / "data" / "cave").iterdir())
+    assert len(scenes) == 8
+    for scene in scenes[:2] + [s for s in scenes if s.name == "watercolors_ms"]:
+        cube = io.load_cube(scene)
+        assert cube.shape == (512, 512, 31)
+        assert 0.0 <= cube.min() and cube.max() <= 1.0 and cube.std() > 0.01
+        resampled = io.load_cube(scene, wavelengths=CASSI_WAVELENGTHS)
+        assert resampled.shape == (512, 512, 28)
+        # 550 nm is not a CASSI band; 551.5 nm is, 15% of the way from 550 to 560 nm.
+        np.testing.assert_allclose(resampled[..., 17], 0.85 * cube[..., 15] + 0.15 * cube[..., 16], atol=1e-6)

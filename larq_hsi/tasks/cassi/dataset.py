@@ -14,25 +14,38 @@ import numpy as np
 import tensorflow as tf
 
 from larq_hsi import io
+from larq_hsi.spectra import CASSI_WAVELENGTHS
 from larq_hsi.synthetic import synthetic_scenes
 from larq_hsi.tasks.cassi import physics
 
-__all__ = ["cassi_training_data", "load_scenes"]
+__all__ = ["cassi_training_data", "load_scenes", "scene_entries"]
 
 _CUBE_SUFFIXES = (".mat", ".npy", ".npz", ".h5", ".hdf5")
 
 
-def load_scenes(folder: str | None, count: int, size: int, seed: int, bands: int = 28) -> list[np.ndarray]:
-    """Cubes from a folder (every readable file or PNG folder in it), or `count` synthetic ones."""
-    if folder is None:
-        return synthetic_scenes(count, size=size, bands=bands, seed=seed)
+def scene_entries(folder) -> list[Path]:
+    """The cubes of a folder, in name order: every `.mat`/`.npy`/`.npz`/`.h5` file and every sub-folder."""
     root = Path(folder)
     if not root.is_dir():
         raise ValueError(f"data folder not found: {root}")
     entries = sorted(p for p in root.iterdir() if p.is_dir() or p.suffix.lower() in _CUBE_SUFFIXES)
     if not entries:
         raise ValueError(f"no cubes (.mat/.npy/.npz/.h5 files or PNG folders) found in {root}")
-    return [io.load_cube(p, expected_bands=bands) for p in entries]
+    return entries
+
+
+def load_scenes(folder: str | None, count: int, size: int, seed: int, bands: int = 28) -> list[np.ndarray]:
+    """Cubes from a folder (`scene_entries`), or `count` synthetic ones of `size`.
+
+    A folder of CAVE scene folders (as downloaded, 31 bands at 400-700 nm)
+    works as well: cubes that know their wavelengths are resampled to the 28
+    CASSI bands (`larq_hsi.spectra.CASSI_WAVELENGTHS`) when `bands` is 28;
+    others must have `bands` bands.
+    """
+    if folder is None:
+        return synthetic_scenes(count, size=size, bands=bands, seed=seed)
+    grid = CASSI_WAVELENGTHS if bands == CASSI_WAVELENGTHS.size else None
+    return [io.load_cube(p, expected_bands=bands, wavelengths=grid) for p in scene_entries(folder)]
 
 
 _MASK_MODES = ("fixed", "crop", "roll")
