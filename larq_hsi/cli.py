@@ -36,6 +36,7 @@ from larq_hsi.tasks.cassi.reconstruct import check_mask_for, reconstruct_measure
 from larq_hsi.tasks.pansharpening.dataset import load_pansharpening, synthetic_pansharpening
 from larq_hsi.tasks.pansharpening.evaluate import evaluate_model as evaluate_pansharpening
 from larq_hsi.tasks.pansharpening.recipe import PansharpeningConfig
+from larq_hsi.tasks.restoration.evaluate import BASELINES
 from larq_hsi.tasks.restoration.evaluate import evaluate_model as evaluate_restoration
 from larq_hsi.tasks.restoration.recipe import DEFAULT_BATCH, DEFAULT_LEVEL, RestorationConfig, held_out_images
 
@@ -93,9 +94,12 @@ def _cmd_evaluate(args):
         raise ValueError("give exactly one of --model SAVEDMODEL or (cassi) --weights simulation|PATH")
     if args.weights is not None and args.task != "cassi":
         raise ValueError("--weights (the published BiSRNet) evaluates the cassi task only")
-    # The evaluation measures cubes through the mask: the simulation variant.
-    model = (savedmodel.load(args.model) if args.weights is None
-             else BiSRNet("simulation", input_size=None, weights=args.weights))
+    if args.weights is not None:  # the evaluation measures cubes through the mask: the simulation variant
+        model = BiSRNet("simulation", input_size=None, weights=args.weights)
+    elif args.task in RESTORATION_TASKS and args.model in BASELINES:
+        model = args.model  # the task's trivial baseline, scored as a model
+    else:
+        model = savedmodel.load(args.model)
     if args.task == "pansharpening":
         sample = (load_pansharpening(args.data) if args.data else synthetic_pansharpening(
             args.scenes, size=args.scene_size, bands=model.output_shape[-1], seed=args.seed + 10_000))
@@ -105,11 +109,12 @@ def _cmd_evaluate(args):
               f"{result['SAM']:>7.3f} {result['ERGAS']:>7.3f}")
     elif args.task in RESTORATION_TASKS:
         level = args.level or DEFAULT_LEVEL[args.task]
-        result = evaluate_restoration(model, held_out_images(args.data, args.task), args.task, level)
-        print(f"{'image':>6} {'PSNR':>8} {'SSIM':>7}")
+        names = [f.name for f in io.image_files(args.data)] if args.data else None
+        result = evaluate_restoration(model, held_out_images(args.data, args.task), args.task, level, names=names)
+        print(f"{'image':>16} {'PSNR':>8} {'SSIM':>7}")
         for r in result["images"]:
-            print(f"{r['image']:>6} {r['psnr']:>8.2f} {r['ssim']:>7.4f}")
-        print(f"{'mean':>6} {result['mean']['psnr']:>8.2f} {result['mean']['ssim']:>7.4f}")
+            print(f"{str(r['image']):>16} {r['psnr']:>8.2f} {r['ssim']:>7.4f}")
+        print(f"{'mean':>16} {result['mean']['psnr']:>8.2f} {result['mean']['ssim']:>7.4f}")
     else:
         cubes = load_scenes(args.data, args.scenes, args.scene_size, args.seed + 10_000)
         names = [p.name for p in scene_entries(args.data)] if args.data else None
@@ -210,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--task", choices=TASKS, default="cassi")
     evaluate.add_argument("--level", type=int, help="sr scale, denoise sigma or jpeg quality")
     evaluate.add_argument("--figures", help="pan-sharpening: write preview/error PNGs here")
-    evaluate.add_argument("--model", help="a SavedModel folder written by train")
+    evaluate.add_argument("--model", help="a SavedModel folder written by train, or a restoration task's baseline: "
+                                          "bicubic (sr), noisy (denoise), jpeg (jpeg)")
     evaluate.add_argument("--weights", help="cassi: the published BiSRNet instead of --model: simulation or a "
                                             ".pth/.npz path (fetched once into Keras's cache)")
     evaluate.add_argument("--data", help="folder of test cubes (files, PNG folders or CAVE scene folders, "

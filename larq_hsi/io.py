@@ -32,6 +32,7 @@ __all__ = [
     "as_channels",
     "check_channels",
     "cube_wavelengths",
+    "image_files",
     "IMAGE_EXTENSIONS",
     "INTEGER_SCALE",
     "MEASUREMENT_KEYS",
@@ -363,10 +364,11 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)
 
 
-def check_channels(channels):
-    """`ValueError` unless `channels` is 1 (grayscale) or 3 (RGB)."""
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
+def check_channels(channels, allow_none: bool = False):
+    """`ValueError` unless `channels` is 1 (grayscale) or 3 (RGB) (or `None` where allowed: as stored)."""
+    if channels not in (1, 3) and not (allow_none and channels is None):
+        raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB){' or None' if allow_none else ''}, "
+                         f"got {channels!r}")
 
 
 def to_grayscale(image):
@@ -388,7 +390,7 @@ def as_channels(image: np.ndarray, channels: int, what: str) -> np.ndarray:
         image = image[..., :-1]
     if image.shape[-1] not in (1, 3):
         raise ValueError(f"{what}: expected 1 or 3 colour channels, got {image.shape[-1]}")
-    if channels == image.shape[-1]:
+    if channels is None or channels == image.shape[-1]:
         return image
     if channels == 1:
         return to_grayscale(image)
@@ -397,16 +399,17 @@ def as_channels(image: np.ndarray, channels: int, what: str) -> np.ndarray:
     raise ValueError(f"{what}: channels must be 1 or 3, got {channels!r}")
 
 
-def read_image(path, channels: int = 3) -> np.ndarray:
+def read_image(path, channels: int | None = 3) -> np.ndarray:
     """One PNG or JPEG file as a float32 array `(H, W, channels)` in `[0, 1]`.
 
     8- and 16-bit files are scaled by their maximum level; alpha is dropped;
     RGB files become grayscale with `to_grayscale` for `channels=1` and
-    grayscale files are repeated for `channels=3`. Raises `FileNotFoundError`
+    grayscale files are repeated for `channels=3`; `channels=None` keeps the
+    file's own (1 or 3). Raises `FileNotFoundError`
     for a missing file and `ValueError` naming the file for one that cannot be
     decoded.
     """
-    check_channels(channels)
+    check_channels(channels, allow_none=True)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"read_image: no such file: {path}")
@@ -418,14 +421,12 @@ def read_image(path, channels: int = 3) -> np.ndarray:
     return as_channels(image.numpy(), channels, f"read_image({path})").astype(np.float32)
 
 
-def read_image_folder(folder, channels: int = 3, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[np.ndarray]:
-    """Every PNG/JPEG image of `folder` (not recursive), in natural name order, via `read_image`.
+def image_files(folder, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[Path]:
+    """The PNG/JPEG files of `folder` (not recursive), in natural name order (digits as numbers).
 
-    Raises `FileNotFoundError` if the folder does not exist, `ValueError` if it
-    holds no file with one of `extensions` (case-insensitive) or if a file
-    cannot be decoded (the message names it).
+    Raises `FileNotFoundError` if the folder does not exist and `ValueError`
+    if it holds no file with one of `extensions` (case-insensitive).
     """
-    check_channels(channels)
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"read_image_folder: no such folder: {folder}")
@@ -433,4 +434,14 @@ def read_image_folder(folder, channels: int = 3, extensions: Sequence[str] = IMA
     files = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in wanted), key=_natural_key)
     if not files:
         raise ValueError(f"read_image_folder: no {'/'.join(wanted)} files in {folder}")
-    return [read_image(p, channels) for p in files]
+    return files
+
+
+def read_image_folder(folder, channels: int | None = 3, extensions: Sequence[str] = IMAGE_EXTENSIONS
+                      ) -> list[np.ndarray]:
+    """Every image of `image_files(folder, extensions)` via `read_image`.
+
+    Raises as `image_files` does, and `ValueError` naming a file that cannot be decoded.
+    """
+    check_channels(channels, allow_none=True)
+    return [read_image(p, channels) for p in image_files(folder, extensions)]

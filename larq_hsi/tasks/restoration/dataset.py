@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from larq_hsi import io
 from larq_hsi.io import as_channels, check_channels
 from larq_hsi.tasks.restoration.degrade import (
     bicubic_downscale,
@@ -28,7 +29,7 @@ from larq_hsi.tasks.restoration.degrade import (
     stateless_seed,
 )
 
-__all__ = ["SAMPLE_IMAGES", "evaluation_pairs", "restoration_training_data", "sample_images"]
+__all__ = ["SAMPLE_IMAGES", "evaluation_pairs", "load_images", "restoration_training_data", "sample_images"]
 
 SAMPLE_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "camera")
 
@@ -55,6 +56,30 @@ def sample_images(names: Sequence[str] = ("astronaut", "coffee", "chelsea"), cha
         as_channels(getattr(skdata, n)().astype(np.float32) / 255.0, channels, f"skimage.data.{n}")
         for n in names
     ]
+
+
+def load_images(folder, task: str) -> list[np.ndarray]:
+    """The images of a folder for `task`, in the channels its protocol scores them in.
+
+    - "sr": RGB; a grey image (Set14's `bridge.png`) is repeated to three equal
+      channels, as the published SR protocol does (its Y is then the grey level
+      mapped to 16-235).
+    - "denoise": as stored, all colour (CBSD68, the colour DnCNN's) or all grey
+      (BSD68, the grey DnCNN's); a folder mixing both is refused, naming a grey file.
+    - "jpeg": grayscale (luma of colour images), as DnCNN-3's deblocking is.
+    """
+    check_task(task)
+    if task == "sr":
+        return io.read_image_folder(folder, channels=3)
+    if task == "jpeg":
+        return io.read_image_folder(folder, channels=1)
+    files = io.image_files(folder)
+    images = [io.read_image(f, channels=None) for f in files]
+    grey = [f for f, im in zip(files, images) if im.shape[-1] == 1]
+    if grey and len(grey) < len(files):
+        raise ValueError(f"{grey[0]}: a grey image among colour ones; denoising scores colour (CBSD68) or grey "
+                         "(BSD68) images, not a mix")
+    return images
 
 
 def evaluation_pairs(images, task: str, level, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -2,16 +2,14 @@ r"""The degradations of BBCU's three restoration tasks, on images in `[0, 1]`, c
 
 | task | degradation | levels | evaluation |
 | --- | --- | --- | --- |
-| `"sr"` | `bicubic_downscale`: bicubic x1/s with antialiasing (MATLAB `imresize`) | s = 2, 3, 4 | PSNR/SSIM on the Y channel, `s` border pixels cropped |
+| `"sr"` | `bicubic_downscale`: MATLAB's bicubic `imresize(x, 1/s)` (`imresize.py`), rounded to 8 bits | s = 2, 3, 4 | PSNR/SSIM on the Y channel (BT.601), `s` border pixels shaved |
 | `"denoise"` | `add_gaussian_noise`: \(y = x + n\), \(n \sim \mathcal N(0, (\sigma/255)^2)\), not clipped | sigma = 15, 25, 50 | PSNR on RGB |
 | `"jpeg"` | `jpeg_compress`: 8-bit rounding, `tf.io.encode_jpeg` at quality q, decode | q = 10, 20, 30, 40 | PSNR/SSIM on grayscale |
 
-The paper compresses with MATLAB's JPEG encoder and downsamples with
-MATLAB's `imresize`; `tf.io.encode_jpeg` (libjpeg) and
-`tf.image.resize(..., "bicubic", antialias=True)` (the same Keys a = -0.5
-kernel, widened by s) agree with them away from the borders; near the
-borders `imresize` mirrors the image while TensorFlow renormalises the
-kernel, so a few edge pixels differ.
+The paper downsamples with MATLAB's `imresize`, which `imresize.py`
+reproduces (its bicubic baseline matches the published Set5/Set14 figures),
+and compresses with MATLAB's JPEG encoder; `tf.io.encode_jpeg` is libjpeg,
+which MATLAB also uses, at the same quality scale.
 """
 
 from __future__ import annotations
@@ -19,6 +17,8 @@ from __future__ import annotations
 import numbers
 
 import tensorflow as tf
+
+from larq_hsi.tasks.restoration.imresize import imresize
 
 __all__ = [
     "JPEG_QUALITIES",
@@ -72,27 +72,25 @@ def modcrop(image, scale: int):
     if not isinstance(scale, numbers.Integral) or scale < 1:
         raise ValueError(f"modcrop: scale must be a positive integer, got {scale!r}")
     image = image_tensor(image, "modcrop")
+    height, width = image.shape[-3], image.shape[-2]
+    if height is not None and width is not None:  # static sizes stay static
+        if height < scale or width < scale:
+            raise ValueError(f"modcrop: a {height}x{width} image is smaller than the scale {scale}")
+        return image[..., : height - height % scale, : width - width % scale, :]
     shape = tf.shape(image)
-    h = shape[-3] - shape[-3] % scale
-    w = shape[-2] - shape[-2] % scale
-    return image[..., :h, :w, :]
+    return image[..., : shape[-3] - shape[-3] % scale, : shape[-2] - shape[-2] % scale, :]
 
 
 def bicubic_downscale(image, scale: int):
-    r"""Bicubic downscaling by `scale` (2, 3 or 4), the SR degradation.
+    r"""Bicubic downscaling by `scale` (2, 3 or 4), the SR degradation: MATLAB's `imresize(x, 1/s)`.
 
     The image is first cropped to a multiple of `scale` (`modcrop`), then
-    resized to exactly `(H // scale, W // scale)` with
-    `tf.image.resize(method="bicubic", antialias=True)`: Keys' cubic
-    (a = -0.5) widened by `scale`, as MATLAB's `imresize`; it reproduces
-    linear ramps exactly away from the borders. Values are not clipped or rounded.
+    resized to `(H / s, W / s)` by `larq_hsi.tasks.restoration.imresize.imresize`
+    (Keys cubic widened by s, symmetric borders). Values are not clipped or
+    rounded (`degrade` rounds the LR image to 8 bits, as saved LR images are).
     """
     scale = check_scale(scale)
-    image = modcrop(image, scale)
-    shape = tf.shape(image)
-    size = tf.stack([shape[-3] // scale, shape[-2] // scale])
-    out = tf.image.resize(image, size, method="bicubic", antialias=True)
-    return tf.cast(out, image.dtype)
+    return imresize(modcrop(image, scale), scale=1.0 / scale)
 
 
 def _check_sigma(sigma):
@@ -119,9 +117,13 @@ def add_gaussian_noise(image, sigma: float, seed=None):
 
 
 def quantize_8bit(image):
-    """Rounds to the 256 levels of an 8-bit image (clipped to [0, 1]), keeping the float dtype."""
+    """Rounds to the 256 levels of an 8-bit image, keeping the float dtype.
+
+    \(\lfloor 255\,\mathrm{clip}(x, 0, 1) + \tfrac12 \rfloor / 255\): halves round up,
+    as MATLAB's `uint8()` and PIL's saving of 8-bit images do (not to even).
+    """
     image = image_tensor(image, "quantize_8bit")
-    return tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0) / 255.0
+    return tf.floor(tf.clip_by_value(image, 0.0, 1.0) * 255.0 + 0.5) / 255.0
 
 
 def _check_quality(quality):
@@ -174,7 +176,7 @@ def degrade(image, task: str, level, seed=None):
     """`(degraded, clean)` for a whole image: the task's degradation at `level`.
 
     "sr": `level` is the scale; clean is the `modcrop`ped image, degraded its
-    `bicubic_downscale`. "denoise": sigma (noise drawn with `seed`).
+    `bicubic_downscale` rounded to 8 bits (as the LR images of SR test sets are stored). "denoise": sigma (noise drawn with `seed`).
     "jpeg": quality. Clean is returned as a tensor of the input's dtype.
     """
     task = check_task(task)
@@ -185,7 +187,7 @@ def degrade(image, task: str, level, seed=None):
     image = image_tensor(image, "degrade")
     if task == "sr":
         clean = modcrop(image, value)
-        return bicubic_downscale(clean, value), clean
+        return quantize_8bit(bicubic_downscale(clean, value)), clean
     if task == "denoise":
         return add_gaussian_noise(image, value, seed), image
     return jpeg_compress(image, value), image

@@ -15,8 +15,9 @@ from larq_hsi import metrics
 from larq_hsi.io import GRAY_WEIGHTS
 from larq_hsi.tasks.restoration.dataset import evaluation_pairs
 from larq_hsi.tasks.restoration.degrade import check_scale, check_task, image_tensor, quantize_8bit
+from larq_hsi.tasks.restoration.imresize import imresize
 
-__all__ = ["evaluate_model", "psnr_y", "ssim_y", "task_psnr", "task_ssim", "y_channel"]
+__all__ = ["BASELINES", "evaluate_model", "psnr_y", "ssim_y", "task_psnr", "task_ssim", "y_channel"]
 
 _Y_WEIGHTS = (65.481, 128.553, 24.966)  # MATLAB rgb2ycbcr, for RGB in [0, 1] and Y in [0, 255]
 
@@ -99,18 +100,47 @@ def task_ssim(task: str, y_true, y_pred, scale: int | None = None, quantize: boo
     return metrics.ssim(t, p, max_val=1.0)
 
 
-def evaluate_model(model: tf.keras.Model, images, task: str, level, seed: int = 0) -> dict:
+#: Each task's trivial baseline, scored as a model would be: bicubic upscaling of the LR
+#: image (MATLAB's `imresize`, rounded to 8 bits), or the degraded input itself.
+BASELINES = {"bicubic": "sr", "noisy": "denoise", "jpeg": "jpeg"}
+
+
+def _baseline(name, task, level):
+    if BASELINES.get(name) != task:
+        raise ValueError(f"the {task} task's baseline is {[b for b, t in BASELINES.items() if t == task][0]!r}, "
+                         f"not {name!r}")
+    if name == "bicubic":
+        return lambda lr: quantize_8bit(imresize(lr, scale=level)).numpy()
+    return lambda degraded: degraded
+
+
+def evaluate_model(model, images, task: str, level, seed: int = 0, names=None) -> dict:
     """Per-image and mean PSNR/SSIM of `model` on `images` degraded for `task` at `level`.
 
-    The tables' conventions (`task_psnr`, `task_ssim`): Y channel with `level`
-    border pixels cropped for "sr", RGB for "denoise", grayscale for "jpeg";
-    predictions are clipped to [0, 1]. Returns `{"images": [...], "mean": {"psnr", "ssim"}}`.
+    `model`: a Keras model, or a baseline name of `BASELINES` ("bicubic" for
+    "sr", "noisy" for "denoise", "jpeg" for "jpeg"). The tables' conventions
+    (`task_psnr`, `task_ssim`): both images rounded to 8 bits, Y channel with
+    `level` border pixels shaved for "sr", RGB for "denoise", grayscale for
+    "jpeg"; predictions are clipped to [0, 1]. Noise is seeded per image from
+    `seed`. Returns `{"images": [{"image", "psnr", "ssim"}], "mean": {"psnr", "ssim"}}`;
+    `names` label the images (default 0, 1, ...).
     """
+    check_task(task)
+    if isinstance(model, str):
+        restore = _baseline(model, task, level)
+    else:
+        expected = model.inputs[0].shape[-1]
+        channels = {np.asarray(im).shape[-1] for im in images}
+        if channels != {expected}:
+            raise ValueError(f"the model takes {expected}-channel images, got images with {sorted(channels)} "
+                             "channel(s)")
+        restore = lambda degraded: model.predict(degraded[None], verbose=0)[0]  # noqa: E731
+    names = list(range(len(images))) if names is None else list(names)
     rows = []
-    for index, (degraded, clean) in enumerate(evaluation_pairs(images, task, level, seed=seed)):
-        restored = np.clip(model.predict(degraded[None], verbose=0)[0], 0, 1)
+    for name, (degraded, clean) in zip(names, evaluation_pairs(images, task, level, seed=seed)):
+        restored = np.clip(restore(degraded), 0, 1)
         scale = level if task == "sr" else None
-        rows.append({"image": index,
+        rows.append({"image": name,
                      "psnr": float(task_psnr(task, clean, restored, scale=scale)),
                      "ssim": float(task_ssim(task, clean, restored, scale=scale))})
     mean = {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim")}

@@ -8,14 +8,14 @@ denoising and JPEG deblocking.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 
 import tensorflow as tf
 
-from larq_hsi import io
 from larq_hsi.models import registry
 from larq_hsi.models.bbcu import TASK_CHANNELS
-from larq_hsi.tasks.restoration.dataset import restoration_training_data, sample_images
+from larq_hsi.tasks.restoration.dataset import load_images, restoration_training_data, sample_images
 from larq_hsi.tasks.restoration.evaluate import evaluate_model
 from larq_hsi.training.runs import RunConfig
 
@@ -49,18 +49,16 @@ DEFAULT_BATCH = {"sr": (192, 16), "denoise": (64, 32), "jpeg": (64, 32)}
 
 
 def _images(folder, task):
-    channels = TASK_CHANNELS[task]
     if folder is None:
-        return sample_images(("astronaut", "coffee"), channels=channels)
-    return io.read_image_folder(folder, channels=channels)
+        return sample_images(("astronaut", "coffee"), channels=TASK_CHANNELS[task])
+    return load_images(folder, task)
 
 
 def held_out_images(folder, task) -> list:
-    """The evaluation images: a folder's, or scikit-image's photographs not used for training."""
-    channels = TASK_CHANNELS[task]
+    """The evaluation images: a folder's (`load_images`), or scikit-image's photographs not used for training."""
     if folder is None:
-        return sample_images(("camera",) if task == "jpeg" else ("chelsea", "rocket"), channels=channels)
-    return io.read_image_folder(folder, channels=channels)
+        return sample_images(("camera",) if task == "jpeg" else ("chelsea", "rocket"), channels=TASK_CHANNELS[task])
+    return load_images(folder, task)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -98,11 +96,18 @@ class RestorationConfig(RunConfig):
         self.batch_size = batch if self.batch_size is None else self.batch_size
 
     def build_model(self) -> tf.keras.Model:
-        scale = {"scale": self.level} if self.task == "sr" else {}
-        return registry.build(self.model, input_size=None, **scale)
+        if self.task == "sr":
+            return registry.build(self.model, input_size=None, scale=self.level)
+        if self.task == "denoise":  # the colour DnCNN on colour images, the grey one on grey ones
+            return registry.build(self.model, input_size=None, channels=self._images[0].shape[-1])
+        return registry.build(self.model, input_size=None)
+
+    @functools.cached_property
+    def _images(self) -> list:
+        return _images(self.data, self.task)
 
     def training_data(self) -> tf.data.Dataset:
-        return restoration_training_data(_images(self.data, self.task), self.task,
+        return restoration_training_data(self._images, self.task,
                                          self.level, crop_size=self.crop_size, batch_size=self.batch_size,
                                          seed=self.seed)
 
