@@ -29,6 +29,7 @@ __all__ = [
     "save_pansharpening_figures",
     "save_preview",
     "save_comparison",
+    "save_panels",
     "save_cube",
     "save_spectra",
 ]
@@ -323,3 +324,27 @@ def save_pansharpening_figures(prediction, reference, out_dir, lms=None, rgb_ban
     fig.savefig(paths["error"], dpi=100, bbox_inches="tight")
     plt.close(fig)
     return paths
+
+
+def save_panels(panels, path, height: float = 3.0) -> Path:
+    """Images side by side with their titles, one PNG: `panels` is a list of `(title, image)`.
+
+    Images are `(H, W)` or `(H, W, 1|3)` in [0, 1] (clipped), each drawn at its
+    own size in pixels scaled to a common height, so an LR input shows how small it is.
+    """
+    plt = _pyplot()
+    widths = [np.asarray(im).shape[1] / np.asarray(im).shape[0] for _, im in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=(height * sum(widths) + 0.3 * len(panels), height + 0.4),
+                             gridspec_kw={"width_ratios": widths}, squeeze=False)
+    for ax, (title, image) in zip(axes[0], panels):
+        image = np.clip(np.asarray(image, np.float64), 0, 1)
+        image = image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -140,9 +140,12 @@ def _sr_init():
     return tf.keras.initializers.VarianceScaling(0.02, "fan_in", "untruncated_normal")
 
 
-def _dncnn_init():
-    # The released DnCNN training (KAIR options): orthogonal initialisation with gain 0.2.
-    return tf.keras.initializers.Orthogonal(gain=0.2)
+def _dncnn_init(gain: float = 0.2):
+    # The released DnCNN training (KAIR options): orthogonal initialisation with gain 0.2. KAIR's DnCNN
+    # has BatchNorm after every body conv to undo that shrinkage; without it, 19 convs of gain 0.2 shrink
+    # the signal and its gradient by 0.2**19 and the network never leaves the identity, so the ReLU
+    # layers of a BatchNorm-free DnCNN keep the variance instead (gain sqrt(2)).
+    return tf.keras.initializers.Orthogonal(gain=gain)
 
 
 def SRResNet(
@@ -337,8 +340,10 @@ def DnCNN(
         batch_norm: BatchNorm in the full-precision body layers (the original
             DnCNN); off by default as in the released BBCU code.
         use_bias: biases in the full-precision convs (off, as the released code).
-            Full-precision kernels start orthogonal with gain 0.2 (the released
-            training options), so the network starts close to the identity.
+            Full-precision kernels start orthogonal: gain 0.2 with BatchNorm (the
+            released training options); without it, gain sqrt(2) on the ReLU
+            layers so the signal survives 19 layers, and 0.2 on the tail so the
+            network starts close to the identity.
         dtype: every layer's dtype.
     """
     model = "DnCNN"
@@ -354,9 +359,12 @@ def DnCNN(
     if name is None:
         name = "dncnn" if not binarize else f"dncnn_bin_{'_'.join(binarize)}"
 
-    def conv(h, filters, layer_name):
+    relu_gain = 0.2 if batch_norm else 2.0**0.5
+
+    def conv(h, filters, layer_name, gain=relu_gain):
         return tf.keras.layers.Conv2D(
-            filters, 3, padding="same", use_bias=use_bias, kernel_initializer=_dncnn_init(), name=layer_name,
+            filters, 3, padding="same", use_bias=use_bias, kernel_initializer=_dncnn_init(gain),
+            name=layer_name,
         )(h)
 
     with default_dtype(dtype):
@@ -374,7 +382,7 @@ def DnCNN(
                 if batch_norm:
                     h = tf.keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"body.{i}.bn")(h)
                 h = tf.keras.layers.ReLU(name=f"body.{i}.relu")(h)
-        noise = conv(h, shape[-1], "tail.conv")
+        noise = conv(h, shape[-1], "tail.conv", gain=0.2)
         out = tf.keras.layers.Subtract(name="residual")([x, noise])
         if k:
             out = L.ResidualAlignment(k, inverse=True, name="align_out")(out)

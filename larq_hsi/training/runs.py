@@ -25,8 +25,14 @@ import logging
 import time
 from pathlib import Path
 
+import warnings
+
 import numpy as np
 import tensorflow as tf
+
+with warnings.catch_warnings():  # TensorFlow Addons announces its end of life on import
+    warnings.simplefilter("ignore")
+    import tensorflow_addons as tfa
 
 from larq_hsi.deploy.savedmodel import to_savedmodel
 
@@ -38,6 +44,9 @@ class RunConfig:
     """What every run has; each task's config adds its recipe's settings and hooks.
 
     `steps_per_epoch=None` runs each epoch over the whole (finite) training data.
+    `max_seconds` ends training after the first epoch that ends past this
+    wall-clock budget (`tfa.callbacks.TimeStopping`), for runs compared at an
+    equal CPU budget.
     """
 
     task = "none"
@@ -47,6 +56,7 @@ class RunConfig:
     epochs: int = 1
     steps_per_epoch: int | None = 100
     seed: int = 0
+    max_seconds: float | None = None
 
     def build_model(self) -> tf.keras.Model:
         """The untrained model."""
@@ -131,6 +141,8 @@ def train(config: RunConfig, verbose: int = 1) -> dict:
         tf.keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
         tf.keras.callbacks.TensorBoard(str(out / "tensorboard"), write_graph=False),
     ]
+    if config.max_seconds is not None:
+        callbacks.append(tfa.callbacks.TimeStopping(seconds=int(config.max_seconds), verbose=0))
     started = time.perf_counter()
     history = model.fit(dataset, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
                         callbacks=callbacks, verbose=verbose)
@@ -141,6 +153,7 @@ def train(config: RunConfig, verbose: int = 1) -> dict:
     summary = {
         "task": config.task,
         "config": config.settings(),
+        "epochs_run": len(history.history.get("loss", [])),
         "final_loss": None if losses[-1] is None else float(losses[-1]),
         "train_seconds": round(train_seconds, 1),
         "trace_seconds": None if tracing.trace_seconds is None else round(tracing.trace_seconds, 1),

@@ -13,6 +13,7 @@ import numbers
 
 import tensorflow as tf
 
+from larq_hsi import io
 from larq_hsi.models import registry
 from larq_hsi.models.bbcu import TASK_CHANNELS
 from larq_hsi.tasks.restoration.dataset import load_images, restoration_training_data, sample_images
@@ -68,7 +69,9 @@ class RestorationConfig(RunConfig):
     `level` is the SR scale, noise sigma or JPEG quality (default per task,
     `DEFAULT_LEVEL`); `model` a registry name of the task (default
     `DEFAULT_MODEL`); `data` a folder of images (`None`: scikit-image's
-    bundled photographs). `crop_size`/`batch_size` default to the paper's.
+    bundled photographs); `test_data` a folder of held-out images to score
+    the trained model on (`None`: other bundled photographs when `data` is
+    `None`, else no evaluation). `crop_size`/`batch_size` default to the paper's.
     """
 
     task: str = "denoise"
@@ -76,6 +79,7 @@ class RestorationConfig(RunConfig):
     model: str | None = None
     level: int | None = None
     data: str | None = None
+    test_data: str | None = None
     crop_size: int | None = None
     batch_size: int | None = None
     epochs: int = 300
@@ -116,6 +120,8 @@ class RestorationConfig(RunConfig):
         model.compile(optimizer=tf.keras.optimizers.legacy.Adam(schedule), loss="mae")
 
     def evaluate(self, model: tf.keras.Model) -> dict | None:
-        if self.data is not None:  # a training folder holds no held-out images
+        if self.test_data is None and self.data is not None:  # a training folder holds no held-out images
             return None
-        return evaluate_model(model, held_out_images(None, self.task), self.task, self.level)
+        names = None if self.test_data is None else [f.name for f in io.image_files(self.test_data)]
+        return evaluate_model(model, held_out_images(self.test_data, self.task), self.task, self.level,
+                              names=names)

@@ -20,7 +20,7 @@ from larq_hsi.tasks.cassi import physics
 from larq_hsi.tasks.cassi.evaluate import evaluate_model
 from larq_hsi.tasks.cassi.recipe import CassiConfig
 
-RUN_KEYS = {"task", "config", "final_loss", "train_seconds", "trace_seconds", "savedmodel",
+RUN_KEYS = {"task", "config", "epochs_run", "final_loss", "train_seconds", "trace_seconds", "savedmodel",
             "savedmodel_reload_max_abs_diff", "validation"}
 
 
@@ -86,3 +86,11 @@ def test_validation_is_finite_and_reproduced_by_the_reloaded_model(run):
     assert evaluate_model(model, held_out, mask) == validation
     sim = physics.simulate(held_out[0][None], mask)
     assert np.all(np.isfinite(model([sim.H, sim.Phi]).numpy()))
+
+
+def test_a_time_budget_ends_training_after_the_epoch_that_passes_it(tmp_path, eager_functions):
+    config = CassiConfig(out_dir=str(tmp_path / "budget"), model="bisr-base", synthetic_scenes=1,
+                         synthetic_size=16, validation_scenes=0, crop_size=16, batch_size=1, epochs=50,
+                         steps_per_epoch=1, max_seconds=1)
+    run = training.train(config, verbose=0)
+    assert 1 <= run["epochs_run"] < 50
