@@ -1,106 +1,58 @@
 r"""BNN baselines and ablations on the BiSRNet backbone (BiSRNet Table 1, Table 2a-2d).
 
-`BinarizedUNet(unit=...)` puts one binarization method's binary conv unit
-(`larq_hsi.nn.units.UNITS`) into BiSRNet's U-shaped backbone (`BiSRNet(unit=...)`): the same
-fution/conv_in/conv_out, the same body, blocks and the four BiSR modules,
-every binary conv with the same kernel shape, groups and input size. So all
-methods have the same binary-kernel MACs (9.44 G at 256x256, 1.175 G OPs in
-the papers' convention) and, up to each unit's few per-channel parameters,
-the same parameters (paper Sec. 4.2: "we set the Params and OPs of BNN-based
-methods to the same values"). Only what happens around each binary conv
-differs. With \(s(\cdot)\) the activation sign, \(q(W)\) the weight
-binarization, \(B(x) = \mathrm{conv}(s(x), q(W))\) and C channels in and out:
+`BinarizedUNet(method)` builds one of BiSRNet's seven Table 1 baselines
+exactly as the authors' code does (BiSCI `simulation/train_code/architecture/`,
+`model_generator(method)` with one body and `num_blocks=[1, 1, 1]`; layer by
+layer in `../shared/docs/bisci-baselines-reference.md`): BiSRNet's top level
+(`fution`, reflect padding, `conv_in`, one body, `conv_out(h) + x`, crop) and
+body skeleton (embedding, per scale a block and a downsample, a bottleneck
+block, per scale an upsample, a fusion of `concat[upsampled, skip]` and a
+block, `mapping(fea) + x`), with each method's own modules
+(`larq_hsi.nn.units.BASELINES`). Every block is \(x + FF(\mathrm{LN}(x))\)
+with parameter-free GELUs at `net.2`/`net.4`, every module is one conv that
+changes the channel count itself, and the only residual inside a block is at
+`net.3`. With sign(0) = 0 (`torch.sign`) throughout:
 
-| method | unit (per binary conv) | \(s\): forward sign, backward | \(q(W)\) |
-| --- | --- | --- | --- |
-| `biconnect` (Courbariaux et al. 2015) | \(\mathrm{BN}(\mathrm{conv}(x, q(W)))\) | none: full-precision activations | \(\mathrm{sign}(W)\), clip STE, latent W clipped to [-1, 1] |
-| `bnn` (Hubara et al. 2016) | \(\mathrm{BN}(B(x))\) | clip STE \(1_{\lvert x\rvert\le1}\) (`ste_sign`) | as BiConnect |
-| `bireal` (Liu et al. 2018) | \(x + \mathrm{BN}(B(x))\) | ApproxSign \(2-2\lvert x\rvert\) (`approx_sign`) | \(\overline{\lvert W\rvert}_c\mathrm{sign}(W)\), gradient \(\overline{\lvert W\rvert}_c 1_{\lvert W\rvert\le1}\) (`magnitude_aware_sign`) |
-| `irnet` (Qin et al. 2020) | \(x + \mathrm{BN}(B(x))\) | EDE \(k t (1-\tanh^2(tx))\) (`EDESign`) | Libra-PB: \(2^{\mathrm{round}\log_2\overline{\lvert\hat W\rvert}}\mathrm{sign}(\hat W)\), \(\hat W\) standardized, EDE gradient (`LibraPBSign`) |
-| `reactnet` (Liu et al. 2020) | \(\mathrm{RPReLU}(\mathrm{BN}(B(x + b)) + x)\) | RSign \(\mathrm{sign}(x - \alpha_c)\), \(b = -\alpha\) learnable, ApproxSign gradient | \(\overline{\lvert W\rvert}_c\mathrm{sign}(W)\), clip STE (`scaled_sign`) |
-| `btm` (Jiang et al. 2021) | \(x + \mathrm{PReLU}(B(\mathrm{FN}(x)))\), no BatchNorm | ApproxSign | \(\overline{\lvert W\rvert}_c\mathrm{sign}(W)\) with the ApproxSign gradient (`scaled_approx_sign`); Xavier-uniform init |
-| `bbcu` (Xia et al. 2023, BBCU-V4) | \(x + \mathrm{RPReLU}(B(x + b))\), plus residual alignment | ApproxSign of \(x + b\) | `scaled_sign` |
-| `bisr` (BiSRNet) | \(x + \mathrm{RPReLU}(B(kx + b))\) (BiSR-Conv) | Tanh(\(\alpha x\)) (`tanh_sign`) | `scaled_sign` |
-
-Formulas and the choices made where a paper leaves a detail open:
-
-- **BiConnect** (BinaryConnect, deterministic variant): \(W_b = \mathrm{sign}(W)\),
-  \(\partial W_b/\partial W = 1_{|W|\le1}\), latent weights clipped to [-1, 1]
-  after every update (larq's `weight_clip`), activations and the MACs stay
-  full precision (1-bit weights x 32-bit activations: additions only; the
-  papers' convention still counts them /64, as Table 1 does). BatchNorm after
-  every conv as in its CNNs. BinaryConnect's ReLU is left out: the unit feeds
-  the backbone's LayerNorm/RPReLU blocks and fusions, and BNN's unit has no
-  other nonlinearity either.
-- **BNN**: \(a_b = \mathrm{sign}(a)\), \(\partial a_b/\partial a = 1_{|a|\le1}\)
-  (the HardTanh STE); weights as BiConnect, no scaling factor; BatchNorm after
-  every binary conv (BNN's own layers; without it an unscaled \(\pm1\) conv
-  outputs values of order \(\sqrt{9C}\)); no shortcut around the conv.
-- **Bi-Real**: ApproxSign, \(\partial a_b/\partial a = 2 - 2|a|\) on
-  \([-1, 1]\), 0 elsewhere; magnitude-aware weights
-  \(W_b = \frac{\lVert W\rVert_1}{n}\mathrm{sign}(W)\) per output channel with
-  gradient \(\frac{\lVert W\rVert_1}{n}1_{|W|\le1}\); the real-valued shortcut
-  around every binary conv, after its BatchNorm (the Bi-Real block).
-- **IRNet**: Libra-PB weights \(\hat W = (W - \overline W)/\sigma(W - \overline W)\)
-  per output channel, \(Q_w = s\,\mathrm{sign}(\hat W)\),
-  \(s = 2^{\mathrm{round}(\log_2 \overline{|\hat W|})}\); activations
-  \(\mathrm{sign}(a)\); both signs take the EDE gradient of
-  \(g(x) = k\tanh(tx)\) with \(t = T_{min}10^{\frac iN\log_{10}(T_{max}/T_{min})}\),
-  \(k = \max(1/t, 1)\), \(T_{min} = 0.1\), \(T_{max} = 10\), i the epoch of N:
-  t and k are non-trainable variables set each epoch by
-  `larq_hsi.training.callbacks.EDESchedule` (the CASSI recipe adds it for IRNet). Unit topology: IRNet's ResNets use
-  the Bi-Real shortcut per conv, \(x + \mathrm{BN}(B(x))\); their HardTanh on
-  the residual stream is left out (clamping the full-precision stream to
-  [-1, 1] would cap the hyperspectral features).
-- **ReActNet**: RSign \(x_b = \mathrm{sign}(x - \alpha_c)\) with a learnable
-  per-channel threshold (`LearnableBias` b = -alpha, then `approx_sign`, the
-  ApproxSign gradient of ReActNet's release); weights
-  \(\overline{|W|}_c\mathrm{sign}(W)\) with the clip STE; RPReLU
-  \(\mathrm{PReLU}_\beta(y - \gamma) + \zeta\) after the BatchNorm and the
-  shortcut, as ReActNet's basic block (move, sign, conv, BN, + x, move, PReLU,
-  move). This is also BBCU's "V1" unit.
-- **BTM** (binary training mechanism, no BatchNorm): XNOR scaling of the
-  weights with BTM's "higher-order" (ApproxSign) estimator for weights and
-  activations, Xavier-uniform initialisation, PReLU (slope 0.25) instead of
-  BatchNorm's re-centring, and BTM's data normalisation as a feature
-  normalisation in place of BatchNorm: FN standardizes each binary conv's
-  input per sample and channel over space,
-  \(\mathrm{FN}(x) = (x - \mu_{hw})/\sqrt{\sigma^2_{hw} + 10^{-5}}\), with no
-  parameters, no running statistics and no batch dependence (BTM normalises
-  the network's input by the data set's mean and std; in a body whose every
-  unit binarizes its own input, that normalisation belongs before each sign,
-  where it sets the sign threshold at the feature's mean). Its distillation
-  and multi-receptive-field block are not part of the unit.
-- **BBCU** (V4, the released code's `BinaryConv2d`):
-  \(x + \mathrm{RPReLU}(\mathrm{conv}(\mathrm{sign}(x + b), \overline{|W|}\mathrm{sign}(W)))\)
-  with ApproxSign (BBCU Eq. 6) and residual alignment of the network input:
-  every input is multiplied by \(k^* = 130 n / 64\) (n = 28 features: 56.875)
-  and the output divided by it (`alignment=`), so the full-precision residual
-  stream is large next to the binary convs' outputs.
-- **BiSRNet**: `BiSRNet(...)` itself.
-
-The weights of every method but BTM start from the backbone's
-`reference_initializer()` (PyTorch's default conv init).
-
-Measured at 256x256 with the published structure (`larq_hsi.complexity.paper_figures`), against Table 1:
-
-| method | binary-kernel MACs | OPs (G) | Params (K), trainable | Params (K), all weights | Table 1 |
+| method | unit \(U(x)\) (`net.0/1/5/6`, fusion) | `net.3` | downsample C -> 2C | embedding / mapping | signs: activations / weights |
 | --- | --- | --- | --- | --- | --- |
-| biconnect | 9,439,281,152 (0 XNOR: 32-bit activations) | 1.175 | 35.35 | 35.66 | 35 K, 1.18 G |
-| bnn | 9,439,281,152 | 1.175 | 35.35 | 35.66 | 35 K, 1.18 G |
-| bireal | 9,439,281,152 | 1.175 | 35.35 | 35.66 | 35 K, 1.18 G |
-| irnet | 9,439,281,152 | 1.175 | 35.35 | 35.67 | 35 K, 1.18 G |
-| reactnet | 9,439,281,152 | 1.175 | 35.98 | 36.29 | 36 K, 1.18 G |
-| btm | 9,439,281,152 | 1.175 | 35.19 | 35.19 | 36 K, 1.18 G |
-| bbcu | 9,439,281,152 | 1.175 | 35.66 | 35.66 | 36 K, 1.18 G |
-| bisr | 9,439,281,152 | 1.175 | 35.82 | 35.82 | 36 K, 1.18 G |
+| `bbcu` | \(A(\mathrm{conv}(s(x + b), a\,\mathrm{sign} W))\) | \(U(x) + x\) | \(U(\mathrm{pool}\,x)\) | binary conv of \(s(x)\) | clip STE / scaled, clip STE |
+| `biconnect` | \(\mathrm{ReLU}(\mathrm{BN}(\mathrm{conv}(x, \mathrm{sign} W)))\) | \(U\) of \(s(x)\), no residual | \(U(\mathrm{pool}\,x)\) | binary conv of \(s(x)\) | clip STE (net.3, emb., map.) / frozen \(\pm1\) |
+| `bireal` | \(\mathrm{BN}(\mathrm{conv}(s(x), a\,\mathrm{sign} W))\) | \(U(x) + x\) | stride-2 unit + BN(binary-kernel 1x1 of pool x) | binary conv of \(s(x)\) / of \(x\) | ApproxSign / scaled, clip STE, flat kernels |
+| `btm` | \(A(0.2\,\mathrm{conv}(s(x + b), W_b))\) | \(A(x + 0.2\,\ldots)\) | \(A_2[0.2\,c_1(s) + z, 0.2\,c_2(s) + z]\) | binary conv of \(s(x)\) | clip STE / standardized, scaled, gain |
+| `reactnet` | \(A(\mathrm{BN}(\mathrm{conv}(s(x + b), a\,\mathrm{sign} W)))\) | \(A(x + \mathrm{BN}(\ldots))\) | \(A_2[\mathrm{BN}(c_1(s)) + z, \mathrm{BN}(c_2(s)) + z]\) | binary conv of \(s(x)\) / of \(x\) | ApproxSign / scaled, clip STE |
+| `irnet` | \(\mathrm{Hardtanh}(\mathrm{BN}(\mathrm{IRConv}(x)))\) | \(\mathrm{Hardtanh}(\ldots + x)\) | Hardtanh(stride-2 core + BN(fp 1x1 /2)) | full precision | EDE (t = 0.1, k = 10) / Libra-PB |
+| `bnn` | \(\mathrm{Hardtanh}(\mathrm{BN}(\mathrm{conv}(s(x), \mathrm{sign} W)))\) | \(U(x) + x\) | double-BN stride-2 with binary 1x1 | full precision | identity STE / frozen sign |
 
-"Trainable" counts what PyTorch's `parameters()` counts (BatchNorm's running
-statistics and IRNet's t, k are buffers there), the convention the BiSRNet
-tables follow: it reproduces Table 1's 35/36 K split for seven of the eight
-methods. BTM rounds to 35 K, not 36 K: its unit here holds one PReLU slope per
-channel and nothing else per channel (the paper does not say what the
-compared BTM held besides).
+(\(A\): the RPReLU form \(\mathrm{PReLU}(y + b_0) + b_1\); \(z = \mathrm{pool}\,x\),
+\(s = \mathrm{sign}(z + b)\) in the two-conv downsamples; the upsample is
+bilinear x2, then the unit C -> C/2, without BTM's 0.2.) BBCU multiplies
+`fution`'s output by k = 14 and divides the output by it.
+
+Reference behaviours kept as they are (each documented where it lives):
+
+- **BiConnect and BNN kernels never train.** The reference overwrites each
+  binary conv's weight with the sign of a copy taken at its first forward, so
+  optimizer updates are thrown away (`larq_hsi.nn.quantizers.FrozenSign`:
+  zero gradient; the latent kernels stay trainable variables, as they are
+  parameters there). BiConnect maps 0 to +1, BNN to 0.
+- **BNN's activation sign is written into its input tensor**, so its backward
+  is the identity (`TorchIdentitySign`).
+- **IRNet's EDE parameters are fixed** at k = 10, t = 0.1 (`TorchEDESign`,
+  `TorchLibraPBSign`, which keep them as variables: an `EDESchedule`
+  callback still moves them, the paper's schedule, not the reference's).
+- **Bi-Real's kernels are stored flat** `(O * I/g * k * k, 1)`
+  (`larq_hsi.nn.layers.FlatQuantConv2D`) and start U[0, 0.001), all +1
+  binary; ReActNet's and BTM's too (4-D).
+- Stride-2 convs (Bi-Real, IRNet, BNN downsamples) pad 1 on all four sides.
+
+`larq_hsi.models.pretrained.load_reference(model, state)` loads a reference
+state dict (the fixture's `method/` tensors, prefix stripped) and
+`reference_state_dict(model)` is its inverse. Parameter counts
+(`sum(p.numel() for p in model.parameters())` of the reference: Keras's
+trainable weights; BatchNorm's running statistics and IRNet's t, k are
+non-trainable): bbcu 643,328, biconnect 635,292, bireal 643,468, btm
+647,360, reactnet 651,280, irnet 643,468, bnn 643,804. `"bisr"` is
+`BiSRNet` itself.
 
 Ablations of Table 2 are named configurations, `ablation(name)`; see `ABLATIONS`.
 """
@@ -109,20 +61,27 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+from collections.abc import Sequence
 
 import tensorflow as tf
 
 from larq_hsi import complexity
+from larq_hsi.checks import check_input_size
 from larq_hsi.nn import blocks as B
 from larq_hsi.nn import layers as L
+from larq_hsi.nn import units as U
 from larq_hsi.models.bisrnet import BiSRBaseModel, BiSRNet, part_prefixes
+from larq_hsi.models.pretrained import load_reference, read_state
+from larq_hsi.nn.dtype import default_dtype
 
 __all__ = [
     "ABLATIONS",
     "Ablation",
+    "BASELINE_METHODS",
     "BinarizedUNet",
     "METHODS",
     "PAPER_TABLE1",
+    "REFERENCE_PARAMS",
     "ablation",
     "ablation_names",
     "model_bodies",
@@ -130,6 +89,13 @@ __all__ = [
 
 #: Table 1's order: the seven BNN baselines, then BiSRNet.
 METHODS = ("biconnect", "bnn", "bireal", "irnet", "reactnet", "btm", "bbcu", "bisr")
+
+#: The seven baselines (`METHODS` without BiSRNet itself).
+BASELINE_METHODS = tuple(m for m in METHODS if m != "bisr")
+
+#: `sum(p.numel() for p in model.parameters())` of the reference baselines (running statistics excluded).
+REFERENCE_PARAMS = {"bbcu": 643_328, "biconnect": 635_292, "bireal": 643_468, "btm": 647_360,
+                    "reactnet": 651_280, "irnet": 643_468, "bnn": 643_804}
 
 #: BiSRNet Table 1 (KAIST, 10 scenes, 256x256): the papers' Params (K) and OPs (G)
 #: conventions, and the mean PSNR (dB) / SSIM. For reference only: other data.
@@ -144,71 +110,133 @@ PAPER_TABLE1 = {
     "bisr": dict(label="BiSRNet", params_k=36, ops_g=1.18, psnr=29.76, ssim=0.837),
 }
 
-_UNIT_OPTIONS = ("input_quantizer", "kernel_quantizer", "redistribution", "modules")
 _DEFAULT = object()
+_SIZES = {"simulation": (256, 256), "real": (660, 660)}
 
 
-def _align_network(model: tf.keras.Model, factor: float) -> tf.keras.Model:
-    """`model` with every input multiplied by `factor` and the output divided by it (one flat graph).
+def _body(x, name, spec, num_blocks, ff_groups):
+    """A baseline's U-shaped body `name`: len(num_blocks) - 1 scales."""
+    stages = len(num_blocks) - 1
 
-    The layers of `model` are called again on the scaled inputs (the graph
-    Keras itself runs for `model(inputs)`), so the result lists the same layer
-    objects at the top level, between `align_in.*` and `align_out`
-    (`ResidualAlignment` layers); `model` is not used afterwards.
-    """
-    dtype = model.inputs[0].dtype
-    inputs = [tf.keras.Input(t.shape[1:], dtype=t.dtype, name=n)
-              for t, n in zip(model.inputs, model.input_names)]
-    scaled = [L.ResidualAlignment(factor, name=f"align_in.{n}", dtype=dtype)(t)
-              for t, n in zip(inputs, model.input_names)]
-    out = model._run_internal_graph(scaled)  # noqa: SLF001 (Keras's own functional replay)
-    out = L.ResidualAlignment(factor, inverse=True, name="align_out", dtype=dtype)(out)
-    return tf.keras.Model(inputs, out, name=model.name)
+    def blocks(h, prefix, count):
+        for j in range(count):
+            h = U.baseline_block(h, f"{prefix}.blocks.{j}", spec, groups=ff_groups)
+        return h
+
+    fea = spec.embedding(x, f"{name}.embedding")
+    skips = []
+    for i in range(stages):
+        fea = blocks(fea, f"{name}.encoder_layers.{i}.0", num_blocks[i])
+        skips.append(fea)
+        fea = spec.downsample(fea, f"{name}.encoder_layers.{i}.1")
+    fea = blocks(fea, f"{name}.bottleneck", num_blocks[-1])
+    for i in range(stages):
+        prefix = f"{name}.decoder_layers.{i}"
+        fea = spec.upsample(fea, f"{prefix}.0")
+        fea = tf.keras.layers.Concatenate(name=f"{prefix}.skip")([fea, skips[stages - 1 - i]])
+        fea = spec.unit(fea, f"{prefix}.1", U.channels_of(fea) // 2, 1)
+        fea = blocks(fea, f"{prefix}.2", num_blocks[stages - 1 - i])
+    return spec.mapping(fea, x, f"{name}.mapping")
 
 
-def BinarizedUNet(unit: str = "bisr", *, input_size=(256, 256), alignment=_DEFAULT,
-                  name: str | None = None, **kwargs) -> tf.keras.Model:
-    """BiSRNet's backbone with the binary conv unit of a Table 1 method (see the module docstring).
+def _baseline_network(method, variant, input_size, bands, num_bodies, num_blocks, step, ff_groups,
+                      scale, name):
+    """The reference's network for `method` (see the module docstring)."""
+    spec = U.get_baseline(method)
+    if variant not in _SIZES:
+        raise ValueError(f"variant must be 'simulation' or 'real', got {variant!r}")
+    num_blocks = [int(n) for n in num_blocks]
+    stages = len(num_blocks) - 1
+    if stages < 0 or any(n < 0 for n in num_blocks):
+        raise ValueError(f"num_blocks must list non-negative counts per scale, got {num_blocks!r}")
+    if bands % 2 ** stages or bands % 2:
+        raise ValueError(f"bands ({bands}) must be divisible by 2 * 2**{stages} for the U-Net")
+    if ff_groups is not None and ff_groups < 1:
+        raise ValueError(f"ff_groups must be None or a positive integer, got {ff_groups!r}")
+    if input_size is _DEFAULT:
+        input_size = _SIZES[variant]
+    size = check_input_size(input_size)
+    height, width = size if size is not None else (None, None)
+    if variant == "simulation":
+        h_in = tf.keras.Input((height, width, bands), name="H")
+        mask_in = tf.keras.Input((height, width, bands), name="Phi")
+        inputs = [h_in, mask_in]
+        x = tf.keras.layers.Concatenate(name="concat_input")(inputs)
+        x = tf.keras.layers.Conv2D(bands, 1, name="fution", kernel_initializer=U.reference_initializer())(x)
+        reference = h_in
+    else:
+        meas_width = None if width is None else width + step * (bands - 1)
+        y_in = tf.keras.Input((height, meas_width), name="measurement")
+        inputs = [y_in]
+        x = L.ShiftBack(bands, step, name="shift_back")(y_in)
+        reference = x
+    x = L.PadToMultiple(2 ** max(stages, 3), name="pad")(x)
+    if scale is not None:
+        x = L.ResidualAlignment(scale, name="align_in")(x)
+    x = tf.keras.layers.Conv2D(bands, 3, padding="same", use_bias=False, name="conv_in",
+                               kernel_initializer=U.reference_initializer())(x)
+    h = x
+    for i in range(num_bodies):
+        h = _body(h, f"body.{i}", spec, num_blocks, ff_groups)
+    h = tf.keras.layers.Conv2D(bands, 3, padding="same", use_bias=False, name="conv_out",
+                               kernel_initializer=U.reference_initializer())(h)
+    h = tf.keras.layers.Add(name="residual")([h, x])
+    if scale is not None:
+        h = L.ResidualAlignment(scale, inverse=True, name="align_out")(h)
+    out = L.CropLike(name="crop")([h, reference])
+    return tf.keras.Model(inputs, out, name=name)
+
+
+def BinarizedUNet(unit: str = "bisr", *, input_size=(256, 256), variant: str = "simulation",
+                  bands: int = 28, num_bodies: int = 1, num_blocks: Sequence[int] = (1, 1, 1),
+                  step: int = 2, ff_groups: int | None = None, alignment=_DEFAULT, weights=None,
+                  dtype="float32", name: str | None = None, **kwargs) -> tf.keras.Model:
+    """A Table 1 method on BiSRNet's backbone, as the reference builds it (see the module docstring).
 
     # Arguments
         unit: one of `METHODS`: "biconnect", "bnn", "bireal", "irnet",
-            "reactnet", "btm", "bbcu" or "bisr" (BiSRNet itself).
-        input_size: `(height, width)`, `None` for any size (as `BiSRNet`).
-        alignment: BBCU's residual-alignment factor k: "k*" (default for
-            "bbcu": 130 n / 64 with n = `bands`), a number > 0, or `None` (no
-            alignment). Only for "bbcu".
-        kwargs: `BiSRNet` arguments (`variant`, `bands`, `num_blocks`,
-            `ff_groups`, `dtype`, ...). For "bisr" all of them; the baselines
-            define their own unit, so `input_quantizer`, `kernel_quantizer`,
-            `redistribution` and `modules` are refused there.
-
-    IRNet's EDE schedule needs `larq_hsi.training.callbacks.EDESchedule(epochs)` in `fit`.
+            "reactnet", "btm", "bbcu" or "bisr" (`BiSRNet` itself, which takes
+            every `BiSRNet` argument through `kwargs`).
+        input_size: `(height, width)`, `None` for any size (reflect padding to a
+            multiple of 8 and cropping back, as `BiSRNet`).
+        variant: "simulation" (inputs `H`, `Phi`) or "real" (the measurement,
+            shifted back inside; the reference baselines are simulation models).
+        bands, num_bodies, num_blocks, step: as `BiSRNet` (the reference: 28, 1, (1, 1, 1), 2).
+        ff_groups: groups of each block's `net.3` conv (`None`: the reference's d groups).
+        alignment: BBCU's input/output scale k (the reference's 14; a number > 0
+            or `None` for none). Only for "bbcu".
+        weights: `None` (initialised as the reference does) or a path to a
+            `.npz`/`.pth` reference state dict (`larq_hsi.models.pretrained.load_reference`).
+        dtype: every layer's dtype ("float64" for parity tests).
     """
     if unit not in METHODS:
         raise ValueError(f"unit must be one of {METHODS}, got {unit!r}")
     name = name or ("bisrnet" if unit == "bisr" else f"bnn_unet_{unit}")
     if alignment is not _DEFAULT and unit != "bbcu":
-        raise ValueError(f"alignment is BBCU's residual alignment; not an option of unit {unit!r}")
+        raise ValueError(f"alignment is BBCU's input/output scale; not an option of unit {unit!r}")
     if unit == "bisr":
-        return BiSRNet(input_size=input_size, name=name, **kwargs)
-    refused = sorted(set(kwargs) & set(_UNIT_OPTIONS))
-    if refused:
+        return BiSRNet(input_size=input_size, variant=variant, bands=bands, num_bodies=num_bodies,
+                       num_blocks=num_blocks, step=step, ff_groups=ff_groups, weights=weights, dtype=dtype,
+                       name=name, **kwargs)
+    if kwargs:
         raise ValueError(
-            f"unit {unit!r} defines its own binary conv; {refused} only apply to "
-            "unit='bisr' (BiSRNet's ablations: see `ablation`)"
+            f"unit {unit!r} is the reference's structure; {sorted(kwargs)} only apply to "
+            "unit='bisr' (BiSRNet's options and ablations: see `ablation`)"
         )
-    model = BiSRNet(input_size=input_size, unit=unit, name=name, **kwargs)
-    if unit != "bbcu":
-        return model
-    if alignment is _DEFAULT or alignment in ("k*", "k_star"):
-        factor = L.alignment_factor(kwargs.get("bands", 28))
-    elif alignment is None:
-        return model
-    elif isinstance(alignment, numbers.Real) and not isinstance(alignment, bool) and alignment > 0:
-        factor = float(alignment)
-    else:
-        raise ValueError(f"alignment must be 'k*', a number > 0 or None, got {alignment!r}")
-    return _align_network(model, factor)
+    scale = U.get_baseline(unit).scale
+    if unit == "bbcu" and alignment is not _DEFAULT:
+        if alignment is None:
+            scale = None
+        elif isinstance(alignment, numbers.Real) and not isinstance(alignment, bool) and alignment > 0:
+            scale = float(alignment)
+        else:
+            raise ValueError(f"alignment must be a number > 0 or None, got {alignment!r}")
+    with default_dtype(dtype):
+        model = _baseline_network(unit, variant, input_size, bands, num_bodies, num_blocks, step, ff_groups,
+                                  scale, name)
+    if weights is not None:
+        load_reference(model, read_state(weights), where=str(weights))
+    return model
 
 
 # --------------------------------------------------------------------------- Table 2 ablations

@@ -18,11 +18,16 @@ a whole pickled model (`torch.save(model)`), which names the model's classes;
 it is read with those classes as inert placeholders only because its hash
 identifies it (any other file naming classes is refused).
 
-The Keras layer names of `larq_hsi.models.BiSRNet` are the module paths of the
-reference implementation, so each tensor maps to one Keras variable by name.
+The Keras layer names of `larq_hsi.models.BiSRNet` and of the Table 1
+baselines (`larq_hsi.models.BinarizedUNet(method)`) are the module paths of the
+reference implementations, so each tensor maps to one Keras variable by name
+(`load_reference(model, state)`, inverse `reference_state_dict(model)`).
 PyTorch layouts are converted on the way: conv kernels `(out, in/groups, kh, kw)`
-become `(kh, kw, in/groups, out)`, per-channel vectors `(1, C, 1, 1)` become
-`(C,)`, and RPReLU's first bias (added before the PReLU) becomes `-gamma`.
+become `(kh, kw, in/groups, out)` (Bi-Real's flat `(out * in/groups * kh * kw, 1)`
+kernels are read in C order as `(out, in/groups, kh, kw)` first), per-channel
+vectors `(1, C, 1, 1)` and BTM's gains `(O, 1, 1, 1)` become `(C,)`, BatchNorm's
+weight, bias and running statistics map to gamma, beta and the moving mean and
+variance, and RPReLU's first bias (added before the PReLU) becomes `-gamma`.
 """
 
 from __future__ import annotations
@@ -182,59 +187,118 @@ def _vector_back(value):
     return np.reshape(value, (1, -1, 1, 1))
 
 
-def reference_state_dict(model: tf.keras.Model) -> dict[str, np.ndarray]:
-    """The model's weights in the reference (PyTorch) layout and naming: the inverse
-    of `load_bisrnet_reference`, for going back to the reference implementation."""
-    state = {}
-    for key, (variable, convert) in reference_assignments(model).items():
-        value = variable.numpy()
-        if convert is _kernel:
-            value = _kernel_back(value)
-        elif key.endswith("binary_activation.beta"):
-            value = np.reshape(value, (1,))
-        elif key.endswith(("pr_prelu.weight", "norm.weight", "norm.bias")) or key == "fution.bias":
-            value = np.reshape(value, (-1,))
-        elif key.endswith("pr_bias0.bias"):
-            value = _vector_back(-value)
-        else:
-            value = _vector_back(value)
-        state[key] = value
-    return state
+def _flat_kernel(shape):
+    """Bi-Real's flat `(O * I/g * kh * kw, 1)` reference kernel -> Keras `(kh, kw, I/g, O)`."""
+    kh, kw, fan, out = shape
+
+    def convert(value):
+        return _kernel(np.reshape(value, (out, fan, kh, kw)))
+
+    return convert
 
 
-def reference_assignments(model: tf.keras.Model) -> dict[str, tuple[tf.Variable, Callable]]:
-    """Map each expected state-dict key to `(keras variable, converter)` for `model`."""
-    table: dict[str, tuple[tf.Variable, Callable]] = {}
+def _flat_kernel_back(value):
+    return np.reshape(_kernel_back(value), (-1, 1))
 
-    def add(key, variable, convert):
+
+def _scalar_back(value):
+    return np.reshape(value, (1,))
+
+
+def _gain_back(value):
+    return np.reshape(value, (-1, 1, 1, 1))
+
+
+def _negate(convert):
+    return lambda value: -convert(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+    """One reference tensor: the Keras variable, PyTorch layout -> Keras, and Keras -> PyTorch layout."""
+
+    variable: tf.Variable
+    to_keras: Callable
+    to_reference: Callable
+
+
+def _rprelu_keys(name: str) -> tuple[str, str, str]:
+    """The reference names of an RPReLU layer's (gamma = -bias0, slope, zeta = bias1).
+
+    `<p>.act<i>` (BTM's and ReActNet's `A`, three modules) holds `<p>.move<i>2.bias`,
+    `<p>.prelu<i>.weight`, `<p>.move<i>3.bias`; any other name `<n>` (BiSRNet's and
+    BBCU's `RPReLU` module) holds `<n>.pr_bias0.bias`, `<n>.pr_prelu.weight`, `<n>.pr_bias1.bias`.
+    """
+    prefix, _, last = name.rpartition(".")
+    if prefix and last.startswith("act") and last[3:].isdigit():
+        i = last[3:]
+        return f"{prefix}.move{i}2.bias", f"{prefix}.prelu{i}.weight", f"{prefix}.move{i}3.bias"
+    return f"{name}.pr_bias0.bias", f"{name}.pr_prelu.weight", f"{name}.pr_bias1.bias"
+
+
+def _entries(model: tf.keras.Model) -> dict[str, _Entry]:
+    """Every reference tensor of `model` by its state-dict key.
+
+    Layer names are the reference's module paths; per layer kind:
+
+    | Keras layer | reference tensors |
+    | --- | --- |
+    | `QuantConv2D` `<n>` | `<n>.weight` (Bi-Real's flat when the layer is a `FlatQuantConv2D`), `<n>.gain` (BTM's `ScaledStandardizedSign`), `<p>.binary_activation.beta` (BiSRNet's `TanhSign`, `<p>` = `<n>` without `.binary_conv`), `<n>.bias` |
+    | `Conv2D` `<n>` | `<n>.weight`, `<n>.bias` |
+    | `BatchNormalization` `<n>` | `<n>.weight`, `.bias`, `.running_mean`, `.running_var` |
+    | `LayerNormalization` `<n>` | `<n>.weight`, `.bias` |
+    | `LearnableBias` `<n>` | `<n>.bias` (1, C, 1, 1) |
+    | `SpectralRedistribution` `<n>` | `<n>.k`, `<n>.b` (1, C, 1, 1) |
+    | `RPReLU` | see `_rprelu_keys` |
+
+    Quantizer variables without a reference tensor (IRNet's EDE t and k) are not listed.
+    """
+    table: dict[str, _Entry] = {}
+
+    def add(key, variable, to_keras, to_reference):
         if key in table:
             raise ValueError(f"two Keras variables claim the reference tensor {key!r}")
-        table[key] = (variable, convert)
+        table[key] = _Entry(variable, to_keras, to_reference)
 
     for layer in model.layers:
         name = layer.name
         if isinstance(layer, lq.layers.QuantConv2D):
-            prefix = name.removesuffix(".binary_conv")
-            add(f"{name}.weight", getattr(layer.kernel, "latent_variable", layer.kernel), _kernel)
+            kernel = getattr(layer.kernel, "latent_variable", layer.kernel)
+            if getattr(layer, "reference_kernel_layout", None) == "flat":
+                add(f"{name}.weight", kernel, _flat_kernel(tuple(kernel.shape)), _flat_kernel_back)
+            else:
+                add(f"{name}.weight", kernel, _kernel, _kernel_back)
+            gain = getattr(layer.kernel_quantizer, "gain", None)
+            if gain is not None:
+                add(f"{name}.gain", gain, _vector, _gain_back)
             alpha = getattr(layer.input_quantizer, "alpha", None)
             if alpha is not None:
-                add(f"{prefix}.binary_activation.beta", alpha, lambda v: np.reshape(v, ()))
+                prefix = name.removesuffix(".binary_conv")
+                add(f"{prefix}.binary_activation.beta", alpha, lambda v: np.reshape(v, ()), _scalar_back)
             if layer.use_bias:
-                add(f"{name}.bias", layer.bias, _vector)
+                add(f"{name}.bias", layer.bias, _vector, _vector)
         elif isinstance(layer, tf.keras.layers.Conv2D):
-            add(f"{name}.weight", layer.kernel, _kernel)
+            add(f"{name}.weight", layer.kernel, _kernel, _kernel_back)
             if layer.use_bias:
-                add(f"{name}.bias", layer.bias, _vector)
+                add(f"{name}.bias", layer.bias, _vector, _vector)
+        elif isinstance(layer, tf.keras.layers.BatchNormalization):
+            add(f"{name}.weight", layer.gamma, _vector, _vector)
+            add(f"{name}.bias", layer.beta, _vector, _vector)
+            add(f"{name}.running_mean", layer.moving_mean, _vector, _vector)
+            add(f"{name}.running_var", layer.moving_variance, _vector, _vector)
         elif isinstance(layer, L.SpectralRedistribution):
-            add(f"{name}.k", layer.k, _vector)
-            add(f"{name}.b", layer.b, _vector)
+            add(f"{name}.k", layer.k, _vector, _vector_back)
+            add(f"{name}.b", layer.b, _vector, _vector_back)
+        elif isinstance(layer, L.LearnableBias):
+            add(f"{name}.bias", layer.bias, _vector, _vector_back)
         elif isinstance(layer, L.RPReLU):
-            add(f"{name}.pr_bias0.bias", layer.gamma, lambda v: -_vector(v))
-            add(f"{name}.pr_prelu.weight", layer.beta, _vector)
-            add(f"{name}.pr_bias1.bias", layer.zeta, _vector)
+            bias0, slope, bias1 = _rprelu_keys(name)
+            add(bias0, layer.gamma, _negate(_vector), _negate(_vector_back))
+            add(slope, layer.beta, _vector, _vector)
+            add(bias1, layer.zeta, _vector, _vector_back)
         elif isinstance(layer, tf.keras.layers.LayerNormalization):
-            add(f"{name}.weight", layer.gamma, _vector)
-            add(f"{name}.bias", layer.beta, _vector)
+            add(f"{name}.weight", layer.gamma, _vector, _vector)
+            add(f"{name}.bias", layer.beta, _vector, _vector)
         elif layer.weights:
             raise ValueError(
                 f"layer {name!r} ({type(layer).__name__}) has weights but no mapping to the reference"
@@ -242,16 +306,35 @@ def reference_assignments(model: tf.keras.Model) -> dict[str, tuple[tf.Variable,
     return table
 
 
+def reference_state_dict(model: tf.keras.Model) -> dict[str, np.ndarray]:
+    """The model's weights in the reference (PyTorch) layout and naming: the inverse
+    of `load_reference` (BiSRNet and the Table 1 baselines alike)."""
+    return {key: entry.to_reference(entry.variable.numpy()) for key, entry in _entries(model).items()}
+
+
+def reference_assignments(model: tf.keras.Model) -> dict[str, tuple[tf.Variable, Callable]]:
+    """Map each expected state-dict key to `(keras variable, converter)` for `model`.
+
+    The converter takes the PyTorch-layout array to the variable's layout.
+    """
+    return {key: (entry.variable, entry.to_keras) for key, entry in _entries(model).items()}
+
+
 def load_reference(model: tf.keras.Model, state: Mapping[str, np.ndarray], skip=(), where="state dict"
                    ) -> tf.keras.Model:
     """Load a reference state dict (names -> PyTorch-layout arrays) into `model`, in place.
 
-    Every tensor is consumed exactly once and every Keras variable receives
-    one; shapes are checked. Keys starting with a prefix in `skip` are
-    ignored. Raises `ValueError` naming the first missing or unexpected key,
-    or the first shape mismatch (`where` names the source in the message).
+    Works for every model whose layer names are the reference's module paths:
+    `BiSRNet` and the Table 1 baselines (`BinarizedUNet(method)`; the rules per
+    layer kind are `_entries`'). Every tensor is consumed exactly once and
+    every Keras variable with a reference tensor receives one; shapes are
+    checked. Keys starting with a prefix in `skip` are ignored, and so are
+    BatchNorm's `num_batches_tracked` counters (unused in eval). Raises
+    `ValueError` naming the first missing or unexpected key, or the first
+    shape mismatch (`where` names the source in the message).
     """
-    state = {k: v for k, v in state.items() if not k.startswith(tuple(skip))}
+    state = {k: v for k, v in state.items()
+             if not k.startswith(tuple(skip)) and not k.endswith(".num_batches_tracked")}
     table = reference_assignments(model)
     missing = sorted(set(table) - set(state))
     if missing:
@@ -264,7 +347,10 @@ def load_reference(model: tf.keras.Model, state: Mapping[str, np.ndarray], skip=
         raise ValueError(f"{where}: unexpected tensor {unexpected[0]!r} ({len(unexpected)} unused by the model)")
     for key in sorted(table):
         variable, convert = table[key]
-        value = convert(np.asarray(state[key]))
+        try:
+            value = convert(np.asarray(state[key]))
+        except ValueError:  # a reshape of the wrong size (flat kernels)
+            value = np.asarray(state[key])
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(
                 f"{where}: tensor {key!r} has shape {np.shape(state[key])}, which converts to "

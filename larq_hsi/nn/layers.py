@@ -12,6 +12,8 @@ and larq-compute-engine can see.
 | `ResidualAlignment` | \(k x\) (or \(x / k\) with `inverse=True`) | BBCU Sec. 3.1 |
 | `FeatureNormalization` | \((x - \mu_{hw}) / \sqrt{\sigma^2_{hw} + \epsilon}\) per sample and channel | BTM |
 | `ATISTEConv2D` | a `QuantConv2D` whose two ATISTE quantizers share one lambda | HS-BiNet A.1 |
+| `Hardtanh` | \(\min(\max(x, -1), 1)\), gradient \(1_{|x| < 1}\) | PyTorch's `nn.Hardtanh` (IRNet, BNN) |
+| `Scale` | \(a x\), a constant a | BTM's alpha |
 
 Shape layers: `ChannelSlice`, `BilinearUpsample` (exact in float64),
 `PadToMultiple`, `CropLike`, `PixelShuffle`, `RepeatChannels`, `Resize`
@@ -35,7 +37,10 @@ __all__ = [
     "ChannelSlice",
     "CropLike",
     "FeatureNormalization",
+    "FlatQuantConv2D",
+    "FlatQuantGroupConv2D",
     "GroupConv2D",
+    "Hardtanh",
     "HighPass",
     "LearnableBias",
     "PadToMultiple",
@@ -45,6 +50,7 @@ __all__ = [
     "RepeatChannels",
     "Resize",
     "ResidualAlignment",
+    "Scale",
     "ShiftBack",
     "SpectralRedistribution",
     "alignment_factor",
@@ -693,3 +699,65 @@ class ShiftBack(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "bands": self.bands, "step": self.step, "scale": self.scale}
+
+
+@lq_utils.register_keras_custom_object
+class Hardtanh(tf.keras.layers.Layer):
+    r"""PyTorch's `nn.Hardtanh()`: \(y = \min(\max(x, -1), 1)\) (the reference IRNet and BNN).
+
+    Backward as PyTorch's: \(\partial y/\partial x = 1_{-1 < x < 1}\), 0 at the
+    endpoints themselves (TensorFlow's `clip_by_value` passes them).
+    """
+
+    def call(self, inputs):
+        @tf.custom_gradient
+        def _hardtanh(x):
+            def grad(dy):
+                return dy * tf.cast(tf.abs(x) < 1.0, x.dtype)
+
+            return tf.clip_by_value(x, -1.0, 1.0), grad
+
+        return _hardtanh(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@lq_utils.register_keras_custom_object
+class Scale(tf.keras.layers.Layer):
+    r"""Multiplies by a constant: \(y = a x\), \(\partial y/\partial x = a\) (BTM's alpha = 0.2)."""
+
+    def __init__(self, factor: float, **kwargs):
+        self.factor = float(factor)
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        # tf.constant, not tf.cast: a Python float given to tf.cast is rounded to float32 first.
+        return inputs * tf.constant(self.factor, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+class _FlatReferenceKernel:
+    """Marks a conv whose reference weight is stored flat, `(out * in/groups * kh * kw, 1)`.
+
+    Bi-Real's `HardBinaryConv` holds its kernel as one column read in C order as
+    `(out, in/groups, kh, kw)`; `larq_hsi.models.pretrained` converts it. The
+    layer computes exactly as its base class.
+    """
+
+    reference_kernel_layout = "flat"
+
+
+@lq_utils.register_keras_custom_object
+class FlatQuantConv2D(_FlatReferenceKernel, lq.layers.QuantConv2D):
+    """`larq.layers.QuantConv2D` whose reference kernel is stored flat (Bi-Real)."""
+
+
+@lq_utils.register_keras_custom_object
+class FlatQuantGroupConv2D(_FlatReferenceKernel, QuantGroupConv2D):
+    """`QuantGroupConv2D` whose reference kernel is stored flat (Bi-Real)."""

@@ -47,13 +47,21 @@ __all__ = [
     "ATISTE",
     "Between",
     "EDESign",
+    "FrozenSign",
     "EDE_T_MAX",
     "EDE_T_MIN",
     "LibraPBSign",
     "ScaledATISTE",
     "ScaledApproxSign",
     "ScaledSign",
+    "ScaledStandardizedSign",
     "TanhSign",
+    "TorchApproxSign",
+    "TorchEDESign",
+    "TorchIdentitySign",
+    "TorchLibraPBSign",
+    "TorchScaledSign",
+    "TorchSteSign",
     "atiste",
     "atiste_surrogate",
     "ede_parameters",
@@ -64,6 +72,7 @@ __all__ = [
     "make_quantizer",
     "scaled_sign",
     "tanh_sign",
+    "torch_sign",
 ]
 
 # Lower bound kept on learnable alphas so that tanh(alpha x) never degenerates
@@ -635,3 +644,248 @@ def make_quantizer(spec, argument: str = "quantizer"):
     config.pop("name", None)
     config.pop("dtype", None)
     return type(prototype).from_config(config)
+
+
+# --------------------------------------------------------------------------- the reference's signs
+#
+# BiSRNet's Table 1 baselines as the authors' code builds them (BiSCI's
+# `architecture/{BBCU,BiConnect,BirealNet,BTM,ReActNet,IRNet,BNN}.py`, see
+# `../shared/docs/bisci-baselines-reference.md`) binarize with `torch.sign`,
+# which maps 0 to 0. Exact zeros do reach those signs (a ReLU then GELU(0) = 0
+# in BiConnect, the sum of two saturated Hardtanh outputs of opposite sign in
+# IRNet and BNN), so these quantizers use `tf.sign` (also 0 -> 0), not larq's
+# `lq.math.sign` (0 -> +1). larq-compute-engine only converts convolutions
+# whose input quantizer uses `lq.math.sign`; these are for reproducing the
+# reference, not for deployment.
+
+
+def _kernel_axes(w: tf.Tensor) -> list[int]:
+    """The axes of a Keras kernel `(kh, kw, in/groups, out)` that one output channel spans."""
+    return list(range(w.shape.rank - 1))
+
+
+def torch_sign(x: tf.Tensor) -> tf.Tensor:
+    """`torch.sign`: -1, 0 or +1 (0 maps to 0), without a gradient of its own."""
+    return tf.sign(x)
+
+
+def _sign_with_gradient(x: tf.Tensor, derivative) -> tf.Tensor:
+    """`torch_sign(x)` whose backward pass multiplies the incoming gradient by `derivative(x)`."""
+
+    @tf.custom_gradient
+    def _call(x):
+        def grad(dy):
+            return dy * derivative(x)
+
+        return torch_sign(x), grad
+
+    return _call(x)
+
+
+def _clip_derivative(x):
+    return tf.cast(tf.abs(x) <= 1.0, x.dtype)
+
+
+def _approx_derivative(x):
+    return tf.where(tf.abs(x) < 1.0, 2.0 - 2.0 * tf.abs(x), tf.zeros_like(x))
+
+
+class _TorchSignBase(Quantizer):
+    precision = 1
+
+    def call(self, inputs):
+        return super().call(self._quantize(inputs))
+
+
+@lq_utils.register_alias("torch_ste_sign")
+@lq_utils.register_keras_custom_object
+class TorchSteSign(_TorchSignBase):
+    r"""`torch.sign` with the clip STE (the reference's `BinaryActivation`: BBCU, BiConnect, BTM).
+
+    Forward: \(q(x) = \mathrm{sign}(x)\) with \(\mathrm{sign}(0) = 0\).
+    Backward (the clamp trick, endpoints included):
+    \[ \frac{\partial q}{\partial x} = 1_{|x| \le 1}. \]
+    """
+
+    def _quantize(self, x):
+        return _sign_with_gradient(x, _clip_derivative)
+
+
+@lq_utils.register_alias("torch_approx_sign")
+@lq_utils.register_keras_custom_object
+class TorchApproxSign(_TorchSignBase):
+    r"""`torch.sign` with Bi-Real's ApproxSign backward (Bi-Real, ReActNet).
+
+    Forward: \(q(x) = \mathrm{sign}(x)\) with \(\mathrm{sign}(0) = 0\).
+    Backward (the piecewise quadratic's derivative):
+    \[ \frac{\partial q}{\partial x} = \begin{cases} 2 + 2x & -1 \le x < 0 \\
+       2 - 2x & 0 \le x < 1 \\ 0 & \text{otherwise,} \end{cases} \]
+    i.e. \(2 - 2|x|\) on \(|x| < 1\) (0 at \(\pm 1\) either way).
+    """
+
+    def _quantize(self, x):
+        return _sign_with_gradient(x, _approx_derivative)
+
+
+@lq_utils.register_alias("torch_identity_sign")
+@lq_utils.register_keras_custom_object
+class TorchIdentitySign(_TorchSignBase):
+    r"""`torch.sign` with the identity as backward: the reference BNN's in-place sign.
+
+    The reference BNN writes `sign(x)` into its input tensor's data, which
+    autograd does not see, so the gradient passes unchanged.
+    Forward: \(q(x) = \mathrm{sign}(x)\) with \(\mathrm{sign}(0) = 0\).
+    Backward: \(\partial q / \partial x = 1\) everywhere (no clipping).
+    """
+
+    def _quantize(self, x):
+        return _sign_with_gradient(x, tf.ones_like)
+
+
+@lq_utils.register_alias("torch_scaled_sign")
+@lq_utils.register_keras_custom_object
+class TorchScaledSign(_TorchSignBase):
+    r"""Scaled weight sign with `torch.sign` (the reference's Bi-Real, ReActNet and BBCU kernels).
+
+    Forward, per output channel o (the kernel's last axis):
+    \[ q(W) = a_o\,\mathrm{sign}(W), \quad a_o = \mathrm{mean}_{k_h,k_w,c_{in}} |W_{\cdot,\cdot,\cdot,o}|,
+       \quad \mathrm{sign}(0) = 0. \]
+    Backward (\(a_o\) a constant, the gradient not multiplied by it):
+    \[ \frac{\partial q}{\partial W} = 1_{|W| \le 1}. \]
+    As `ScaledSign` but for the sign of an exact 0.
+    """
+
+    def _quantize(self, w):
+        scale = tf.stop_gradient(tf.reduce_mean(tf.abs(w), axis=_kernel_axes(w)))
+        return scale * _sign_with_gradient(w, _clip_derivative)
+
+
+@lq_utils.register_alias("frozen_sign")
+@lq_utils.register_keras_custom_object
+class FrozenSign(Quantizer):
+    r"""Unscaled weight sign whose latent weights never change: the reference BiConnect and BNN kernels.
+
+    Forward:
+    \[ q(W) = \begin{cases} +1 & W > 0 \\ z & W = 0 \\ -1 & W < 0, \end{cases} \]
+    with \(z\) = `zero_value`: +1 for BiConnect (`sign(W).add(0.01).sign()`), 0 for BNN (`sign(W)`).
+    Backward: \(\partial q / \partial W = 0\).
+
+    The reference overwrites the conv's weight data with the sign of a copy of
+    W taken at the module's first forward; the optimizer's update is thrown
+    away at the next forward, so the binary kernels stay the signs of the
+    values seen first (init or checkpoint) for all of training. A zero
+    gradient reproduces that: the latent weights are still trainable
+    variables (they are parameters in the reference's count) but never move
+    under plain gradient steps. Loading a state dict saved by the reference
+    after a forward (+-1 kernels) gives the same binary kernels.
+    """
+
+    precision = 1
+
+    def __init__(self, zero_value: float = 1.0, **kwargs):
+        if zero_value not in (-1.0, 0.0, 1.0):
+            raise ValueError(f"FrozenSign: zero_value must be -1, 0 or 1, got {zero_value!r}")
+        self.zero_value = float(zero_value)
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        w = tf.stop_gradient(inputs)
+        zero = tf.fill(tf.shape(w), tf.constant(self.zero_value, w.dtype))
+        out = tf.where(w > 0, tf.ones_like(w), tf.where(w < 0, -tf.ones_like(w), zero))
+        # A zero gradient (not None), so optimizers see a gradient for every kernel.
+        return super().call(out + 0.0 * inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "zero_value": self.zero_value}
+
+
+@lq_utils.register_alias("scaled_standardized_sign")
+@lq_utils.register_keras_custom_object
+class ScaledStandardizedSign(Quantizer):
+    r"""BTM's binary kernel: scaled weight standardization, then a scaled sign, times a learnable gain.
+
+    Per output channel o (the kernel's last axis), with \(\mu_o, \sigma_o\) the
+    mean and the biased standard deviation over the \(n = k_h k_w c_{in}\) weights:
+    \[ V = \frac{1}{\sqrt n}\,\frac{W - \mu_o}{\sigma_o + \epsilon}, \qquad
+       q(W) = g_o\,\overline{|V|}_o\,\mathrm{sign}(V), \quad \mathrm{sign}(0) = 0, \]
+    \(\epsilon = 10^{-5}\), \(g\) the per-output-channel `gain` (init 1, learnable).
+    Backward (\(\overline{|V|}_o\) a constant, the clip STE on V, exact through \(\mu, \sigma\)):
+    \[ \frac{\partial q}{\partial V} = g_o\,1_{|V| \le 1}, \qquad
+       \frac{\partial q}{\partial g_o} = \overline{|V|}_o\,\mathrm{sign}(V), \]
+    and \(\partial V / \partial W\) differentiated as written. (The reference's
+    `HardBinaryScaledStdConv2d`.)
+    """
+
+    precision = 1
+
+    def __init__(self, epsilon: float = 1e-5, **kwargs):
+        if not epsilon > 0:
+            raise ValueError(f"ScaledStandardizedSign: epsilon must be > 0, got {epsilon!r}")
+        self.epsilon = float(epsilon)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        self.gain = self.add_weight("gain", shape=(int(input_shape[-1]),),
+                                    initializer=tf.keras.initializers.Ones(), trainable=True)
+        super().build(input_shape)
+
+    def standardize(self, w):
+        r"""\(V = n^{-1/2} (W - \mu_o) / (\sigma_o + \epsilon)\), differentiable."""
+        axes = _kernel_axes(w)
+        n = 1
+        for axis in axes:
+            n *= int(w.shape[axis])
+        mean = tf.reduce_mean(w, axis=axes)
+        std = tf.sqrt(tf.reduce_mean(tf.square(w - mean), axis=axes))
+        # tf.constant, not tf.cast: a Python float given to tf.cast is rounded to float32 first.
+        return (n ** -0.5) * (w - mean) / (std + tf.constant(self.epsilon, w.dtype))
+
+    def call(self, inputs):
+        v = self.standardize(inputs)
+        scale = tf.stop_gradient(tf.reduce_mean(tf.abs(v), axis=_kernel_axes(v)))
+        binary = scale * _sign_with_gradient(v, _clip_derivative)
+        return super().call(tf.convert_to_tensor(self.gain) * binary)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@lq_utils.register_alias("torch_ede_sign")
+@lq_utils.register_keras_custom_object
+class TorchEDESign(EDESign):
+    r"""IRNet's activation sign as the reference builds it: `torch.sign` with the EDE gradient.
+
+    Forward: \(q(x) = \mathrm{sign}(x)\) with \(\mathrm{sign}(0) = 0\).
+    Backward: \(\partial q/\partial x = k\,t\,(1 - \tanh^2(t x))\), with the
+    reference's fixed t = 0.1, k = 10 by default (i.e. \(1 - \tanh^2(0.1 x)\));
+    the reference has no schedule for them (an `EDESchedule` callback still
+    moves them, as for `EDESign`).
+    """
+
+    def call(self, inputs):
+        t = tf.cast(tf.convert_to_tensor(self.t), inputs.dtype)
+        k = tf.cast(tf.convert_to_tensor(self.k), inputs.dtype)
+        return _sign_with_gradient(inputs, lambda x: k * t * (1.0 - tf.square(tf.tanh(t * x))))
+
+
+@lq_utils.register_alias("torch_libra_pb_sign")
+@lq_utils.register_keras_custom_object
+class TorchLibraPBSign(LibraPBSign):
+    r"""IRNet's weight binarization as the reference builds it: `LibraPBSign` with `torch.sign`.
+
+    Forward, per output channel o, \(\sigma_o\) Bessel-corrected:
+    \[ V = (W - \mu_o)/\sigma_o, \qquad q(W) = 2^{\mathrm{round}\log_2 \overline{|V|}_o}\,\mathrm{sign}(V),
+       \quad \mathrm{sign}(0) = 0, \]
+    `round` half to even (as `torch.round`). Backward: the power of two a
+    constant that multiplies the gradient, EDE on V, exact through the standardization:
+    \[ \frac{\partial q}{\partial W} = 2^{\mathrm{round}\log_2 \overline{|V|}_o}\,k\,t\,(1-\tanh^2(tV))\,
+       \frac{\partial V}{\partial W}, \]
+    t = 0.1, k = 10 by default (the reference's fixed values).
+    """
+
+    def call(self, inputs):
+        v = libra_pb_standardize(inputs)
+        scale = libra_pb_scale(v)
+        t = tf.cast(tf.convert_to_tensor(self.t), inputs.dtype)
+        k = tf.cast(tf.convert_to_tensor(self.k), inputs.dtype)
+        return scale * _sign_with_gradient(v, lambda x: k * t * (1.0 - tf.square(tf.tanh(t * x))))

@@ -6,12 +6,16 @@ adding named layers around exactly one top-level `larq.layers.QuantConv2D`
 its MACs and weight import is a lookup by layer name. The layers take the
 dtype of the model being built (`larq_hsi.nn.dtype.default_dtype`).
 
-Three families, each behind an explicit table:
+Four families, each behind an explicit table:
 
 - `UNITS`: the C -> C units of BiSRNet's U-shaped backbone, by name. BiSR-Conv
-  (`"bisr"`), the full-precision stand-in of the base model (`"plain"`), Table
-  2a's vanilla 1-bit conv (`"vanilla"`) and the conv unit of each BNN method of
-  BiSRNet's Table 1. Signature `unit(x, name, kernel_size=3, groups=1, **options)`.
+  (`"bisr"`), the full-precision stand-in of the base model (`"plain"`) and Table
+  2a's vanilla 1-bit conv (`"vanilla"`). Signature `unit(x, name, kernel_size=3, groups=1, **options)`.
+- `BASELINES`: BiSRNet's seven Table 1 baselines as the reference code builds
+  them (`Baseline`: each method's unit, downsample, upsample, embedding and
+  mapping, which change the channel count themselves; `baseline_block`). The
+  binary convs there are named by the reference's module paths (`conv1`,
+  `binary_3x3`, `binary_pw_down1`, ...), not `{name}.binary_conv`.
 - `BBCU_UNITS`: BBCU's body unit in its four versions (`bbcu_conv(unit="v1".."v4")`)
   and its head, upsampling and tail variants (`bbcu_head`, `bbcu_upsample`, `bbcu_tail`).
 - `HSBINET_UNITS`: HS-BiNet's binary conv with each estimator of its Table 4
@@ -27,6 +31,9 @@ the weights.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 import larq as lq
 import tensorflow as tf
 
@@ -34,15 +41,19 @@ from larq_hsi.nn import layers as L
 from larq_hsi.nn import quantizers as Q
 
 __all__ = [
+    "BASELINES",
     "BBCU_UNITS",
+    "Baseline",
     "HSBINET_UNITS",
     "UNITS",
+    "baseline_block",
     "bbcu_conv",
     "bbcu_head",
     "bbcu_tail",
     "bbcu_upsample",
     "bisr_conv",
     "channels_of",
+    "get_baseline",
     "get_unit",
     "hsbinet_conv",
     "initializer",
@@ -209,87 +220,429 @@ def vanilla_conv(x, name: str, kernel_size: int = 3, groups: int = 1,
                      residual=False)
 
 
-# --------------------------------------------------------------------------- Table 1's units
+# --------------------------------------------------------------------------- Table 1's baselines
+#
+# BiSRNet's seven Table 1 baselines as the authors' code builds them (BiSCI,
+# `simulation/train_code/architecture/{BBCU,BiConnect,BirealNet,BTM,ReActNet,IRNet,BNN}.py`;
+# `../shared/docs/bisci-baselines-reference.md`). Each method changes the
+# structure around its binary convs, not only the conv: every module is one
+# conv that changes the channel count itself (the BTM and ReActNet downsamples
+# excepted: two C -> C convs, concatenated), the block's activations are
+# parameter-free GELUs, the only residual inside a block is at `net.3`, and
+# the embedding and mapping are bare (binary or full-precision) convs.
+# Layer names are the reference's module paths, so each state-dict tensor
+# maps to one Keras variable by name (`larq_hsi.models.pretrained`).
+
+_GELU = "gelu"  # tf.keras.activations.gelu(approximate=False): PyTorch's exact erf form
 
 
-def biconnect_unit(x, name: str, kernel_size: int = 3, groups: int = 1, **_unused):
-    r"""BinaryConnect: \(\mathrm{BN}(\mathrm{conv}(x, \mathrm{sign}(W)))\), full-precision activations.
+def _quant_conv(x, name, filters, kernel_size, input_quantizer, kernel_quantizer, groups=1,
+                strides=1, kernel_initializer=None, flat=False):
+    """A top-level binary conv named `name`, no bias.
 
-    Layers: `{name}.binary_conv` (no input quantizer; `ste_sign` kernel with
-    `weight_clip`), `{name}.bn`. Options meant for BiSR-Conv are ignored.
+    Stride 1: 'same' zero padding ((k - 1) / 2 on every side). Stride 2: the
+    reference's padding (k - 1) / 2 on all four sides (`{name}.pad`, output
+    (i, j) centred on input (2i, 2j)), which Keras's 'same' (bottom/right only
+    for even sizes) is not. `flat`: Bi-Real's flat reference kernel layout.
     """
-    h = _binary_conv(x, name, channels_of(x), kernel_size, None, "ste_sign", groups,
-                     kernel_constraint="weight_clip")
-    return _batch_norm(h, name)
+    channels = channels_of(x)
+    if channels % groups or filters % groups:
+        raise ValueError(
+            f"{name}: channels ({channels} in, {filters} out) must be divisible by groups ({groups})"
+        )
+    if flat:
+        conv_class = L.FlatQuantGroupConv2D if groups > 1 else L.FlatQuantConv2D
+    else:
+        conv_class = L.QuantGroupConv2D if groups > 1 else lq.layers.QuantConv2D
+    padding = "same"
+    if strides != 1:
+        pad = (kernel_size - 1) // 2
+        if pad:
+            x = tf.keras.layers.ZeroPadding2D(pad, name=f"{name}.pad")(x)
+        padding = "valid"
+    return conv_class(
+        filters, kernel_size, strides=strides, padding=padding, groups=groups, use_bias=False,
+        kernel_initializer=kernel_initializer or reference_initializer(),
+        input_quantizer=Q.make_quantizer(input_quantizer, "input_quantizer"),
+        kernel_quantizer=Q.make_quantizer(kernel_quantizer, "kernel_quantizer"),
+        name=name,
+    )(x)
 
 
-def bnn_unit(x, name: str, kernel_size: int = 3, groups: int = 1, **_unused):
-    r"""BNN: \(\mathrm{BN}(\mathrm{conv}(\mathrm{sign}(x), \mathrm{sign}(W)))\), clip STE for both, no scaling.
-
-    Layers: `{name}.binary_conv` (`ste_sign` input and kernel, `weight_clip`), `{name}.bn`.
-    """
-    h = _binary_conv(x, name, channels_of(x), kernel_size, "ste_sign", "ste_sign", groups,
-                     kernel_constraint="weight_clip")
-    return _batch_norm(h, name)
-
-
-def bireal_unit(x, name: str, kernel_size: int = 3, groups: int = 1, **_unused):
-    r"""Bi-Real: \(x + \mathrm{BN}(\mathrm{conv}(\mathrm{ApproxSign}(x), \overline{|W|}_c\mathrm{sign}(W)))\).
-
-    Layers: `{name}.binary_conv` (`approx_sign`, `magnitude_aware_sign`), `{name}.bn`, `{name}.add`.
-    """
-    h = _binary_conv(x, name, channels_of(x), kernel_size, "approx_sign", "magnitude_aware_sign", groups)
-    return _add(_batch_norm(h, name), x, name)
+def _float_conv(x, name, filters, kernel_size, strides=1):
+    """A full-precision conv named `name`, no bias, padding as `_quant_conv`."""
+    padding = "same"
+    if strides != 1:
+        pad = (kernel_size - 1) // 2
+        if pad:
+            x = tf.keras.layers.ZeroPadding2D(pad, name=f"{name}.pad")(x)
+        padding = "valid"
+    return tf.keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False,
+                                  kernel_initializer=reference_initializer(), name=name)(x)
 
 
-def irnet_unit(x, name: str, kernel_size: int = 3, groups: int = 1, **_unused):
-    r"""IRNet: \(x + \mathrm{BN}(\mathrm{conv}(\mathrm{sign}(x), s\,\mathrm{sign}(\hat W)))\), EDE for both signs.
-
-    Layers: `{name}.binary_conv` (`EDESign` input, `LibraPBSign` kernel), `{name}.bn`, `{name}.add`.
-    """
-    h = _binary_conv(x, name, channels_of(x), kernel_size, "ede_sign", "libra_pb_sign", groups)
-    return _add(_batch_norm(h, name), x, name)
+def _pool(x, name):
+    return tf.keras.layers.AveragePooling2D(2, name=name)(x)
 
 
-def reactnet_unit(x, name: str, kernel_size: int = 3, groups: int = 1, **_unused):
-    r"""ReActNet: \(\mathrm{RPReLU}(\mathrm{BN}(B(x + b)) + x)\), \(B(z) = \mathrm{conv}(\mathrm{sign}(z), \overline{|W|}_c\mathrm{sign}(W))\).
+def _bilinear(x, name):
+    return L.BilinearUpsample(2, name=name)(x)
 
-    Layers: `{name}.move0` (`LearnableBias`, RSign's threshold -b), `{name}.binary_conv`
-    (`approx_sign`, `scaled_sign`), `{name}.bn`, `{name}.add`, `{name}.relu` (`RPReLU`).
+
+def _binary_name(kernel_size):
+    return f"binary_{kernel_size}x{kernel_size}"
+
+
+def _uniform_small():
+    """U[0, 0.001): the reference init of Bi-Real's, ReActNet's and BTM's binary kernels (all +1 binary)."""
+    return tf.keras.initializers.RandomUniform(0.0, 0.001)
+
+
+# ---- BBCU (`BBCU.py`)
+
+def _bbcu_unit(x, name, filters, kernel_size=1, groups=1, residual=False):
+    r"""\(U(x) = A(\mathrm{conv}(\mathrm{sign}(x + b), a\,\mathrm{sign}(W)))\) (+ x with `residual`).
+
+    Layers `{name}.move0` (threshold), `{name}.binary_kxk`, `{name}.relu` (RPReLU-form A), `{name}.add`.
     """
     h = L.LearnableBias(name=f"{name}.move0")(x)
-    h = _binary_conv(h, name, channels_of(x), kernel_size, "approx_sign", "scaled_sign", groups)
-    h = _add(_batch_norm(h, name), x, name)
-    return L.RPReLU(name=f"{name}.relu")(h)
-
-
-def btm_unit(x, name: str, kernel_size: int = 3, groups: int = 1, **_unused):
-    r"""BTM: \(x + \mathrm{PReLU}(B(\mathrm{FN}(x)))\), \(B(z) = \mathrm{conv}(\mathrm{sign}(z), \overline{|W|}_c\mathrm{sign}(W))\), no BatchNorm.
-
-    Layers: `{name}.norm` (`FeatureNormalization`), `{name}.binary_conv`
-    (`approx_sign`, `scaled_approx_sign`, Xavier-uniform init), `{name}.relu`
-    (per-channel `PReLU`, slope 0.25), `{name}.add`.
-    """
-    h = L.FeatureNormalization(name=f"{name}.norm")(x)
-    h = _binary_conv(h, name, channels_of(x), kernel_size, "approx_sign", "scaled_approx_sign", groups,
-                     kernel_initializer=tf.keras.initializers.GlorotUniform())
-    h = tf.keras.layers.PReLU(alpha_initializer=tf.keras.initializers.Constant(0.25),
-                              shared_axes=[1, 2], name=f"{name}.relu")(h)
-    return _add(h, x, name)
-
-
-def bbcu_unit(x, name: str, kernel_size: int = 3, groups: int = 1, **_unused):
-    r"""BBCU-V4: \(x + \mathrm{RPReLU}(\mathrm{conv}(\mathrm{sign}(x + b), \overline{|W|}_c\mathrm{sign}(W)))\).
-
-    `bbcu_conv(unit="v4")` with the grouped conv the backbone needs. Layers:
-    `{name}.move0` (`LearnableBias`), `{name}.binary_conv` (`approx_sign`,
-    `scaled_sign`), `{name}.relu` (`RPReLU`), `{name}.add`. The residual
-    alignment is a network property (`BinarizedUNet`).
-    """
-    h = L.LearnableBias(name=f"{name}.move0")(x)
-    h = _binary_conv(h, name, channels_of(x), kernel_size, "approx_sign", "scaled_sign", groups)
+    h = _quant_conv(h, f"{name}.{_binary_name(kernel_size)}", filters, kernel_size, "torch_ste_sign",
+                    "torch_scaled_sign", groups)
     h = L.RPReLU(name=f"{name}.relu")(h)
-    return _add(h, x, name)
+    return _add(h, x, name) if residual else h
+
+
+def _bbcu_down(x, name):
+    return _bbcu_unit(_pool(x, f"{name}.pool"), name, 2 * channels_of(x), 3)
+
+
+def _bbcu_up(x, name):
+    return _bbcu_unit(_bilinear(x, f"{name}.up"), name, channels_of(x) // 2, 3)
+
+
+def _bbcu_embedding(x, name):
+    return _quant_conv(x, name, channels_of(x), 3, "torch_ste_sign", "torch_scaled_sign")
+
+
+def _bbcu_mapping(fea, x, name):
+    return _add(_bbcu_embedding(fea, name), x, name)
+
+
+# ---- BiConnect (`BiConnect.py`)
+
+def _biconnect_unit(x, name, filters, kernel_size=1, groups=1, residual=False):
+    r"""\(\mathrm{ReLU}(\mathrm{BN}(\mathrm{conv}(z, \mathrm{sign}(W))))\): \(z = \mathrm{sign}(x)\)
+    at `net.3` (`residual=True`, which adds **no** residual: BiConnect has none), else \(z = x\).
+
+    Layers `{name}.conv1` (`FrozenSign(zero_value=1)` kernels), `{name}.bn1`, `{name}.relu`.
+    """
+    h = _quant_conv(x, f"{name}.conv1", filters, kernel_size, "torch_ste_sign" if residual else None,
+                    Q.FrozenSign(zero_value=1.0), groups)
+    h = _batch_norm(h, name, "bn1")
+    return tf.keras.layers.ReLU(name=f"{name}.relu")(h)
+
+
+def _biconnect_down(x, name):
+    return _biconnect_unit(_pool(x, f"{name}.pool"), name, 2 * channels_of(x), 3)
+
+
+def _biconnect_up(x, name):
+    return _biconnect_unit(_bilinear(x, f"{name}.up"), name, channels_of(x) // 2, 3)
+
+
+def _biconnect_embedding(x, name):
+    return _quant_conv(x, name, channels_of(x), 3, "torch_ste_sign", Q.FrozenSign(zero_value=1.0))
+
+
+def _biconnect_mapping(fea, x, name):
+    return _add(_biconnect_embedding(fea, name), x, name)
+
+
+# ---- Bi-Real (`BirealNet.py`)
+
+def _bireal_conv(x, name, filters, kernel_size, input_quantizer="torch_approx_sign", strides=1):
+    return _quant_conv(x, name, filters, kernel_size, input_quantizer, "torch_scaled_sign",
+                       strides=strides, kernel_initializer=_uniform_small(), flat=True)
+
+
+def _bireal_unit(x, name, filters, kernel_size=1, groups=1, residual=False):
+    r"""\(\mathrm{BN}(\mathrm{conv}(\mathrm{sign}(x), a\,\mathrm{sign}(W)))\) (+ x with `residual`).
+
+    Layers `{name}.binary_kxk` (flat reference kernel), `{name}.bn1`, `{name}.add`.
+    """
+    h = _quant_conv(x, f"{name}.{_binary_name(kernel_size)}", filters, kernel_size, "torch_approx_sign",
+                    "torch_scaled_sign", groups, kernel_initializer=_uniform_small(), flat=True)
+    h = _batch_norm(h, name, "bn1")
+    return _add(h, x, name) if residual else h
+
+
+def _bireal_down(x, name):
+    r"""\(\mathrm{BN}_1(\mathrm{conv}_{3\times3,/2}(\mathrm{sign}\,x)) +
+    \mathrm{BN}'(\mathrm{conv}_{1\times1}(\mathrm{avgpool}(x), a\,\mathrm{sign}(W)))\): the shortcut's
+    kernel is binary, its input the real-valued pooled x."""
+    c2 = 2 * channels_of(x)
+    h = _bireal_conv(x, f"{name}.binary_3x3", c2, 3, strides=2)
+    h = _batch_norm(h, name, "bn1")
+    s = _pool(x, f"{name}.downsample.0")
+    s = _bireal_conv(s, f"{name}.downsample.1", c2, 1, input_quantizer=None)
+    s = _batch_norm(s, name, "downsample.2")
+    return _add(h, s, name)
+
+
+def _bireal_up(x, name):
+    return _bireal_unit(_bilinear(x, f"{name}.up"), name, channels_of(x) // 2, 3)
+
+
+def _bireal_embedding(x, name):
+    return _bireal_conv(x, name, channels_of(x), 3)
+
+
+def _bireal_mapping(fea, x, name):
+    """`conv(fea, a sign(W)) + x`: the mapping's input is not binarized."""
+    return _add(_bireal_conv(fea, name, channels_of(fea), 3, input_quantizer=None), x, name)
+
+
+# ---- BTM (`BTM.py`)
+
+BTM_ALPHA = 0.2  # the reference's constant alpha (beta = 1 is a no-op)
+
+
+def _btm_conv(x, name, filters, kernel_size, groups=1, input_quantizer="torch_ste_sign"):
+    return _quant_conv(x, name, filters, kernel_size, input_quantizer, "scaled_standardized_sign", groups,
+                       kernel_initializer=_uniform_small())
+
+
+def _btm_unit(x, name, filters, kernel_size=1, groups=1, residual=False, alpha=BTM_ALPHA):
+    r"""\(A(0.2\,\mathrm{conv}(\mathrm{sign}(x + b), W_b))\); with `residual`
+    \(A(x + 0.2\,\mathrm{conv}(\ldots))\); `alpha=None` drops the 0.2 (the upsample).
+
+    Layers `{name}.move11` (threshold), `{name}.binary_kxk` (`ScaledStandardizedSign` with its
+    gain), `{name}.alpha` (`Scale`), `{name}.add`, `{name}.act1` (RPReLU-form A:
+    `move12`, `prelu1`, `move13`).
+    """
+    h = L.LearnableBias(name=f"{name}.move11")(x)
+    h = _btm_conv(h, f"{name}.{_binary_name(kernel_size)}", filters, kernel_size, groups)
+    if alpha is not None:
+        h = L.Scale(alpha, name=f"{name}.alpha")(h)
+    if residual:
+        h = _add(x, h, name)
+    return L.RPReLU(name=f"{name}.act1")(h)
+
+
+def _two_conv_down(x, name, conv, after):
+    r"""BTM's and ReActNet's downsample: \(z = \mathrm{avgpool}(x)\), \(s = \mathrm{sign}(z + b)\),
+    \(A_2(\mathrm{concat}[f_1(\mathrm{conv}_1(s)) + z, f_2(\mathrm{conv}_2(s)) + z])\)."""
+    c = channels_of(x)
+    z = _pool(x, f"{name}.pool")
+    s = L.LearnableBias(name=f"{name}.move21")(z)
+    halves = []
+    for i in (1, 2):
+        h = conv(s, f"{name}.binary_pw_down{i}", c, 3)
+        h = after(h, name, i)
+        halves.append(tf.keras.layers.Add(name=f"{name}.add{i}")([h, z]))
+    h = tf.keras.layers.Concatenate(name=f"{name}.concat")(halves)
+    return L.RPReLU(name=f"{name}.act2")(h)
+
+
+def _btm_down(x, name):
+    return _two_conv_down(x, name, _btm_conv, lambda h, n, i: L.Scale(BTM_ALPHA, name=f"{n}.alpha{i}")(h))
+
+
+def _btm_up(x, name):
+    return _btm_unit(_bilinear(x, f"{name}.up"), name, channels_of(x) // 2, 3, alpha=None)
+
+
+def _btm_embedding(x, name):
+    return _btm_conv(x, name, channels_of(x), 3)
+
+
+def _btm_mapping(fea, x, name):
+    return _add(_btm_embedding(fea, name), x, name)
+
+
+# ---- ReActNet (`ReActNet.py`)
+
+def _reactnet_conv(x, name, filters, kernel_size, groups=1, input_quantizer="torch_approx_sign"):
+    return _quant_conv(x, name, filters, kernel_size, input_quantizer, "torch_scaled_sign", groups,
+                       kernel_initializer=_uniform_small())
+
+
+def _reactnet_unit(x, name, filters, kernel_size=1, groups=1, residual=False):
+    r"""\(A(\mathrm{BN}(\mathrm{conv}(\mathrm{sign}(x + b), a\,\mathrm{sign}(W))))\); with `residual`
+    \(A(x + \mathrm{BN}(\ldots))\).
+
+    Layers `{name}.move11`, `{name}.binary_kxk`, `{name}.bn1`, `{name}.add`, `{name}.act1`.
+    """
+    h = L.LearnableBias(name=f"{name}.move11")(x)
+    h = _reactnet_conv(h, f"{name}.{_binary_name(kernel_size)}", filters, kernel_size, groups)
+    h = _batch_norm(h, name, "bn1")
+    if residual:
+        h = _add(x, h, name)
+    return L.RPReLU(name=f"{name}.act1")(h)
+
+
+def _reactnet_down(x, name):
+    return _two_conv_down(x, name, _reactnet_conv, lambda h, n, i: _batch_norm(h, n, f"bn2_{i}"))
+
+
+def _reactnet_up(x, name):
+    return _reactnet_unit(_bilinear(x, f"{name}.up"), name, channels_of(x) // 2, 3)
+
+
+def _reactnet_embedding(x, name):
+    return _reactnet_conv(x, name, channels_of(x), 3)
+
+
+def _reactnet_mapping(fea, x, name):
+    """`conv(fea, a sign(W)) + x`: the mapping's input is not binarized."""
+    return _add(_reactnet_conv(fea, name, channels_of(fea), 3, input_quantizer=None), x, name)
+
+
+# ---- IRNet (`IRNet.py`)
+
+def _irnet_conv(x, name, filters, kernel_size, groups=1, strides=1):
+    return _quant_conv(x, name, filters, kernel_size, "torch_ede_sign", "torch_libra_pb_sign", groups,
+                       strides=strides)
+
+
+def _irnet_unit(x, name, filters, kernel_size=1, groups=1, residual=False):
+    r"""\(\mathrm{Hardtanh}(\mathrm{BN}(\mathrm{IRConv}(x)))\); with `residual`
+    \(\mathrm{Hardtanh}(\mathrm{BN}(\ldots) + x)\).
+
+    Layers `{name}.conv1` (`TorchEDESign`, `TorchLibraPBSign`), `{name}.bn1`, `{name}.add`, `{name}.hardtanh`.
+    """
+    h = _irnet_conv(x, f"{name}.conv1", filters, kernel_size, groups)
+    h = _batch_norm(h, name, "bn1")
+    if residual:
+        h = _add(h, x, name)
+    return L.Hardtanh(name=f"{name}.hardtanh")(h)
+
+
+def _irnet_down(x, name):
+    r"""\(\mathrm{Hardtanh}(\mathrm{BN}_1(\mathrm{IRConv}_{3\times3,/2}(x)) + \mathrm{BN}'(\mathrm{conv}_{1\times1,/2}(x)))\),
+    the shortcut a full-precision conv, no pooling."""
+    c2 = 2 * channels_of(x)
+    h = _batch_norm(_irnet_conv(x, f"{name}.conv1", c2, 3, strides=2), name, "bn1")
+    s = _batch_norm(_float_conv(x, f"{name}.downsample.0", c2, 1, strides=2), name, "downsample.1")
+    return L.Hardtanh(name=f"{name}.hardtanh")(_add(h, s, name))
+
+
+def _irnet_up(x, name):
+    return _irnet_unit(_bilinear(x, f"{name}.up"), name, channels_of(x) // 2, 3)
+
+
+def _float_embedding(x, name):
+    """IRNet's and BNN's embedding: a full-precision 3x3 conv."""
+    return _float_conv(x, name, channels_of(x), 3)
+
+
+def _float_mapping(fea, x, name):
+    """IRNet's and BNN's mapping: a full-precision 3x3 conv, plus the body input."""
+    return _add(_float_conv(fea, name, channels_of(fea), 3), x, name)
+
+
+# ---- BNN (`BNN.py`)
+
+def _bnn_kernel_initializer():
+    """The reference's `init_model`: binary kernels N(0, 2 / (k k out))."""
+    return tf.keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
+
+
+def _bnn_conv(x, name, filters, kernel_size, groups=1, strides=1):
+    return _quant_conv(x, name, filters, kernel_size, "torch_identity_sign", Q.FrozenSign(zero_value=0.0),
+                       groups, strides=strides, kernel_initializer=_bnn_kernel_initializer())
+
+
+def _bnn_unit(x, name, filters, kernel_size=1, groups=1, residual=False):
+    r"""\(\mathrm{Hardtanh}(\mathrm{BN}(\mathrm{conv}(\mathrm{sign}(x), \mathrm{sign}(W))))\); with
+    `residual` the unit plus x, added after the Hardtanh.
+
+    Layers `{name}.conv1` (`TorchIdentitySign`, `FrozenSign(zero_value=0)`), `{name}.bn1`,
+    `{name}.hardtanh`, `{name}.add`.
+    """
+    h = _bnn_conv(x, f"{name}.conv1", filters, kernel_size, groups)
+    h = L.Hardtanh(name=f"{name}.hardtanh")(_batch_norm(h, name, "bn1"))
+    return _add(h, x, name) if residual else h
+
+
+def _bnn_down(x, name):
+    r"""\(\mathrm{Hardtanh}(\mathrm{BN}_2(\mathrm{Hardtanh}(\mathrm{BN}_1(\mathrm{conv}_{3\times3,/2}(s)))
+    + \mathrm{BN}'(\mathrm{conv}_{1\times1,/2}(s))))\), \(s = \mathrm{sign}(x)\), both kernels binary."""
+    c2 = 2 * channels_of(x)
+    h = _batch_norm(_bnn_conv(x, f"{name}.conv1", c2, 3, strides=2), name, "bn1")
+    h = L.Hardtanh(name=f"{name}.hardtanh1")(h)
+    s = _batch_norm(_bnn_conv(x, f"{name}.downsample.0", c2, 1, strides=2), name, "downsample.1")
+    h = _batch_norm(_add(h, s, name), name, "bn2")
+    return L.Hardtanh(name=f"{name}.hardtanh")(h)
+
+
+def _bnn_up(x, name):
+    return _bnn_unit(_bilinear(x, f"{name}.up"), name, channels_of(x) // 2, 3)
+
+
+@dataclasses.dataclass(frozen=True)
+class Baseline:
+    r"""How one Table 1 method builds each part of BiSRNet's body (the reference's structure).
+
+    - `unit(x, name, filters, kernel_size=1, groups=1, residual=False)`: the block's
+      `net.0/1/5/6` (d -> 2d -> 4d, 4d -> 2d -> d, 1x1), `net.3` (4d -> 4d, 3x3, groups d,
+      `residual=True`: the method's one block residual) and the decoder fusion (C -> C/2, 1x1);
+    - `downsample(x, name)`: C -> 2C, H x W -> H/2 x W/2;
+    - `upsample(x, name)`: bilinear x2, then C -> C/2;
+    - `embedding(x, name)`, `mapping(fea, x, name)` (the latter adds the body input x);
+    - `scale`: the constant the network input is multiplied by after `fution` and the
+      output divided by (BBCU's k = 14), or `None`.
+    """
+
+    unit: Callable
+    downsample: Callable
+    upsample: Callable
+    embedding: Callable
+    mapping: Callable
+    scale: float | None = None
+
+
+#: BiSRNet's seven Table 1 baselines by method name, as the reference builds them.
+BASELINES = {
+    "bbcu": Baseline(_bbcu_unit, _bbcu_down, _bbcu_up, _bbcu_embedding, _bbcu_mapping, scale=14.0),
+    "biconnect": Baseline(_biconnect_unit, _biconnect_down, _biconnect_up, _biconnect_embedding,
+                          _biconnect_mapping),
+    "bireal": Baseline(_bireal_unit, _bireal_down, _bireal_up, _bireal_embedding, _bireal_mapping),
+    "btm": Baseline(_btm_unit, _btm_down, _btm_up, _btm_embedding, _btm_mapping),
+    "reactnet": Baseline(_reactnet_unit, _reactnet_down, _reactnet_up, _reactnet_embedding, _reactnet_mapping),
+    "irnet": Baseline(_irnet_unit, _irnet_down, _irnet_up, _float_embedding, _float_mapping),
+    "bnn": Baseline(_bnn_unit, _bnn_down, _bnn_up, _float_embedding, _float_mapping),
+}
+
+
+def get_baseline(method) -> Baseline:
+    """The `Baseline` of a method name of `BASELINES`."""
+    if method not in BASELINES:
+        raise ValueError(f"method must be one of {sorted(BASELINES)}, got {method!r}")
+    return BASELINES[method]
+
+
+def baseline_block(x, name: str, method, groups=None):
+    r"""A block of a Table 1 baseline: \(x + FF(\mathrm{LayerNorm}(x))\) with the method's units.
+
+    LayerNorm over channels (eps 1e-5, `{name}.norm`) and `{name}.fn.net.{0..6}`
+    for d channels: unit d -> 2d (1x1), unit 2d -> 4d (1x1), GELU (exact erf form,
+    no parameters), unit 4d -> 4d (3x3, groups d unless `groups`, with the
+    method's residual), GELU, unit 4d -> 2d (1x1), unit 2d -> d (1x1).
+    `method`: a name of `BASELINES` or a `Baseline`.
+    """
+    spec = method if isinstance(method, Baseline) else get_baseline(method)
+    d = channels_of(x)
+    net = f"{name}.fn.net"
+    h = tf.keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}.norm")(x)
+    h = spec.unit(h, f"{net}.0", 2 * d, 1)
+    h = spec.unit(h, f"{net}.1", 4 * d, 1)
+    h = tf.keras.layers.Activation(_GELU, name=f"{net}.2")(h)
+    h = spec.unit(h, f"{net}.3", 4 * d, 3, groups=d if groups is None else groups, residual=True)
+    h = tf.keras.layers.Activation(_GELU, name=f"{net}.4")(h)
+    h = spec.unit(h, f"{net}.5", 2 * d, 1)
+    h = spec.unit(h, f"{net}.6", d, 1)
+    return tf.keras.layers.Add(name=f"{name}.add")([h, x])
 
 
 #: The C -> C units of BiSRNet's backbone by name: `unit(x, name, kernel_size=3, groups=1, **options)`.
@@ -297,13 +650,6 @@ UNITS = {
     "bisr": bisr_conv,
     "plain": plain_conv,
     "vanilla": vanilla_conv,
-    "biconnect": biconnect_unit,
-    "bnn": bnn_unit,
-    "bireal": bireal_unit,
-    "irnet": irnet_unit,
-    "reactnet": reactnet_unit,
-    "btm": btm_unit,
-    "bbcu": bbcu_unit,
 }
 
 
