@@ -192,6 +192,8 @@ def _flat_kernel(shape):
     kh, kw, fan, out = shape
 
     def convert(value):
+        if value.shape != (out * fan * kh * kw, 1):
+            return value  # not this layer's flat kernel: the shape check names it
         return _kernel(np.reshape(value, (out, fan, kh, kw)))
 
     return convert
@@ -345,17 +347,21 @@ def load_reference(model: tf.keras.Model, state: Mapping[str, np.ndarray], skip=
     unexpected = sorted(set(state) - set(table))
     if unexpected:
         raise ValueError(f"{where}: unexpected tensor {unexpected[0]!r} ({len(unexpected)} unused by the model)")
+    converted = {}
     for key in sorted(table):
         variable, convert = table[key]
         try:
             value = convert(np.asarray(state[key]))
-        except ValueError:  # a reshape of the wrong size (flat kernels)
+        except ValueError:  # a transpose or reshape of the wrong rank or size
             value = np.asarray(state[key])
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(
                 f"{where}: tensor {key!r} has shape {np.shape(state[key])}, which converts to "
                 f"{value.shape}, but the model expects {tuple(variable.shape)}"
             )
+        converted[key] = value
+    for key, value in converted.items():  # all shapes checked first: a failed load changes nothing
+        variable = table[key][0]
         variable.assign(value.astype(variable.dtype.as_numpy_dtype))
     return model
 

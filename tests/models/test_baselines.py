@@ -1,9 +1,12 @@
-"""BNN baselines on the BiSRNet backbone and the Table 2 ablations (larq_hsi.models.baselines).
+"""The Table 1 baselines as the reference builds them, and the Table 2 ablations (larq_hsi.models.baselines).
 
-Paper-sized models (256x256, the published structure) are built once per
+Per baseline: float64 parity with the reference fixture
+(`../shared/reference/bisci_baselines_fixture.npz`, skipped without it), the
+reference's parameter count, the state-dict round trip and a SavedModel round
+trip in float32; models at the fixture's 64x64 are built and loaded once per
+session. Paper-sized ablation models (256x256) are built once per
 configuration and shared (`_model`); building is symbolic, so 256x256 costs
-no more than 16x16. Training and saving use tiny graphs: one unit per method,
-and one representative network (BBCU, the one whose graph is rewired).
+no more than 16x16.
 """
 
 import re
@@ -16,16 +19,17 @@ import tensorflow as tf
 from larq_hsi import complexity
 from larq_hsi.models import baselines as BL
 from larq_hsi.models.bisrnet import BiSRBaseModel, part_prefixes
+from larq_hsi.models.pretrained import load_reference, reference_state_dict
 from larq_hsi.nn import blocks as B
 from larq_hsi.nn import layers as L
 from larq_hsi.nn import quantizers as Q
 from larq_hsi.nn import units as U
 from larq_hsi.nn.dtype import default_dtype
+from larq_hsi.nn.introspect import find_quantizers
 from larq_hsi.nn.quantizers import ScaledApproxSign
 from larq_hsi.training.callbacks import EDESchedule
 
 F64 = "float64"
-PAPER_BINARY_MACS = 9_439_281_152  # BiSRNet's at 256x256 (bisrnet-reference.md)
 
 _CACHE = {}
 # Rows that are the same configuration (checked in test_identical_rows_are_the_same_configuration).
@@ -215,210 +219,224 @@ def test_feature_normalization(rng):
     assert not L.FeatureNormalization().weights
 
 
-# --------------------------------------------------------------------------- units
+# --------------------------------------------------------------------------- the reference baselines
+#
+# `BinarizedUNet(method)` is the reference's structure (bisci-baselines-reference.md). The
+# fixture holds a perturbed reference state dict per method, one 64x64 input and the
+# reference's float64 output; each model is built and loaded once per session.
+
+BASELINES = BL.BASELINE_METHODS
+FIXTURE_SIZE = (64, 64)
+# BatchNorm running statistics of the reference (buffers, not parameters), per method.
+BN_STATISTICS = {"bbcu": 0, "biconnect": 7_952, "bireal": 8_288, "btm": 0, "reactnet": 7_952,
+                 "irnet": 8_288, "bnn": 8_624}
+# Binary kernel weights per method (the reference doc's per-kind table).
+BINARY_KERNELS = {"bbcu": 611_072, "biconnect": 611_072, "bireal": 618_912, "btm": 611_072,
+                  "reactnet": 611_072, "irnet": 596_960, "bnn": 604_800}
+# Binary convs whose input stays full precision: BiConnect's all but net.3, embedding and
+# mapping; Bi-Real's mapping and two downsample shortcuts; ReActNet's mapping.
+REAL_INPUT_CONVS = {"biconnect": 33 - 5 - 2, "bireal": 3, "reactnet": 1}
 
 
-def _unit_model(method, shape=(5, 6, 4), dtype=F64, groups=1):
-    with default_dtype(dtype):
-        x = tf.keras.Input(shape)
-        return tf.keras.Model(x, U.UNITS[method](x, "u", 3, groups=groups))
+@pytest.fixture(scope="session")
+def baseline_fixture():
+    from tests.conftest import SHARED
+
+    path = SHARED / "reference" / "bisci_baselines_fixture.npz"
+    if not path.exists():
+        pytest.skip(f"{path} not found: the baselines' reference fixture lives in ../shared/")
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
 
 
-def _randomise(model, rng):
-    for w in model.weights:
-        if w.trainable or "moving" in w.name:
-            value = rng.uniform(0.5, 1.5, size=w.shape) if "variance" in w.name else rng.normal(scale=0.3, size=w.shape)
-            w.assign(value)
+def _state(fixture, method):
+    """The fixture's reference state dict of `method`, the `method/` prefix stripped."""
+    prefix = f"{method}/"
+    return {k[len(prefix):]: v for k, v in fixture.items()
+            if k.startswith(prefix) and k != f"{method}/output_float64"}
 
 
-def _conv(x, w):
-    return tf.nn.conv2d(x, w, 1, "SAME").numpy()
+def _fixture_inputs(fixture, dtype):
+    h = fixture["H"][None].astype(dtype)
+    mask = np.repeat(fixture["mask"][None, ..., None], 28, axis=-1).astype(dtype)
+    return [h, mask]
 
 
-def _bn(model, y):
-    bn = model.get_layer("u.bn")
-    scale = bn.gamma.numpy() / np.sqrt(bn.moving_variance.numpy() + 1e-5)
-    return (y - bn.moving_mean.numpy()) * scale + bn.beta.numpy()
+def _loaded(fixture, method, dtype):
+    """`BinarizedUNet(method)` at the fixture's size in `dtype`, with the fixture's weights, built once."""
+    key = ("loaded", method, dtype)
+    if key not in _CACHE:
+        model = BL.BinarizedUNet(method, input_size=FIXTURE_SIZE, dtype=dtype)
+        _CACHE[key] = load_reference(model, _state(fixture, method), where=f"fixture {method}")
+    return _CACHE[key]
 
 
-def _rprelu(layer, y):
-    g, b, z = layer.gamma.numpy(), layer.beta.numpy(), layer.zeta.numpy()
-    return np.where(y > g, y - g, b * (y - g)) + z
+@pytest.mark.parametrize("method", BASELINES)
+def test_float64_parity_with_the_reference(baseline_fixture, method):
+    model = _loaded(baseline_fixture, method, F64)
+    out = model(_fixture_inputs(baseline_fixture, F64), training=False).numpy()[0]
+    assert out.dtype == np.float64
+    diff = np.abs(out - baseline_fixture[f"{method}/output_float64"])
+    assert diff.mean() < 1e-9, diff.mean()
+    assert diff.max() < 1e-7, diff.max()
 
 
-def _expected_unit(method, model, x):
-    conv = model.get_layer("u.binary_conv")
-    w = conv.kernel.numpy()
-    m = np.abs(w).mean(axis=(0, 1, 2))
-    if method == "biconnect":
-        return _bn(model, _conv(x, _np_sign(w)))
-    if method == "bnn":
-        return _bn(model, _conv(_np_sign(x), _np_sign(w)))
-    if method == "bireal":
-        return x + _bn(model, _conv(_np_sign(x), m * _np_sign(w)))
-    if method == "irnet":
-        flat = w.reshape(-1, w.shape[-1])
-        w_hat = (flat - flat.mean(0)) / flat.std(0, ddof=1)
-        wb = (2.0 ** np.round(np.log2(np.abs(w_hat).mean(0))) * _np_sign(w_hat)).reshape(w.shape)
-        return x + _bn(model, _conv(_np_sign(x), wb))
-    if method == "reactnet":
-        b = model.get_layer("u.move0").bias.numpy()
-        return _rprelu(model.get_layer("u.relu"), _bn(model, _conv(_np_sign(x + b), m * _np_sign(w))) + x)
-    if method == "btm":
-        mean, var = x.mean(axis=(1, 2), keepdims=True), x.var(axis=(1, 2), keepdims=True)
-        y = _conv(_np_sign((x - mean) / np.sqrt(var + 1e-5)), m * _np_sign(w))
-        slope = model.get_layer("u.relu").alpha.numpy()
-        return x + np.where(y > 0, y, slope * y)
-    if method == "bbcu":
-        b = model.get_layer("u.move0").bias.numpy()
-        return x + _rprelu(model.get_layer("u.relu"), _conv(_np_sign(x + b), m * _np_sign(w)))
-    move = model.get_layer("u.move0")  # bisr
-    r = x * move.k.numpy() + move.b.numpy()
-    return x + _rprelu(model.get_layer("u.relu"), _conv(_np_sign(r), m * _np_sign(w)))
+@pytest.mark.parametrize("method", BASELINES)
+def test_parameter_counts_are_the_references(baseline_fixture, method):
+    model = _loaded(baseline_fixture, method, F64)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    frozen = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+    state = _state(baseline_fixture, method)
+    # PyTorch's parameters(): every state tensor but the running statistics.
+    parameters = sum(v.size for k, v in state.items() if not k.endswith(("running_mean", "running_var")))
+    assert trainable == parameters == BL.REFERENCE_PARAMS[method]
+    ede = [q for _, _, q in find_quantizers(model) if isinstance(q, (Q.EDESign, Q.LibraPBSign))]
+    assert bool(ede) == (method == "irnet")  # IRNet's t and k: plain tensors in the reference
+    assert frozen == BN_STATISTICS[method] + 2 * len(ede)
+    assert complexity.profile(model).binary_params == BINARY_KERNELS[method]
 
 
-@pytest.mark.parametrize("method", BL.METHODS)
-def test_unit_matches_its_formula(method, rng):
-    model = _unit_model(method)
-    _randomise(model, rng)
-    x = rng.normal(size=(2, 5, 6, 4))
-    np.testing.assert_allclose(model(x, training=False).numpy(), _expected_unit(method, model, x),
-                               rtol=1e-9, atol=1e-9)
-    assert model.output_shape == model.input_shape  # channels in = channels out, as bisr_conv
+@pytest.mark.parametrize("method", BASELINES)
+def test_state_dict_exports_back_to_the_fixture_exactly(baseline_fixture, method):
+    """The ground truth is the fixture, so an error shared by `load_reference` and
+    `reference_state_dict` cannot cancel out."""
+    expected = _state(baseline_fixture, method)
+    exported = reference_state_dict(_loaded(baseline_fixture, method, F64))
+    assert sorted(exported) == sorted(expected)  # every tensor consumed, no Keras variable left over
+    for key, value in expected.items():
+        assert exported[key].shape == value.shape, (key, exported[key].shape, value.shape)
+        np.testing.assert_array_equal(exported[key], value, err_msg=key)
 
 
-def test_units_group_their_conv():
-    for method in BL.METHODS:
-        conv = _unit_model(method, shape=(4, 4, 8), dtype="float32", groups=4).get_layer("u.binary_conv")
-        assert conv.kernel.shape == (3, 3, 2, 8) and conv.groups == 4, method
-
-
-def test_every_unit_trains_one_step_and_reloads(rng, tmp_path):
-    """One step of `fit` through all eight units (IRNet with its EDE schedule), then save and reload."""
-    tf.keras.utils.set_random_seed(0)
-    x_in = tf.keras.Input((6, 6, 8))
-    h = x_in
-    for method in BL.METHODS:
-        h = U.UNITS[method](h, method, 3, groups=2)
-    model = tf.keras.Model(x_in, h)
-    model.compile(optimizer=tf.keras.optimizers.legacy.Adam(1e-2), loss="mse")
-    x = rng.normal(size=(2, 6, 6, 8)).astype("float32")
-    y = rng.normal(size=(2, 6, 6, 8)).astype("float32")
-    before = [w.numpy() for w in model.trainable_weights]
-    history = model.fit(x, y, epochs=1, batch_size=2, verbose=0, callbacks=[EDESchedule(4)])
-    moved = {w.name.split("/")[0] for w, b in zip(model.trainable_weights, before) if np.any(w.numpy() != b)}
-    for method in BL.METHODS:
-        assert f"{method}.binary_conv" in moved, method  # every binary conv's latent weights trained
-    assert history.history["ede_t"] == [pytest.approx(0.1)]
-    model.save(str(tmp_path / "units"), save_traces=False)
-    restored = tf.keras.models.load_model(str(tmp_path / "units"))
-    np.testing.assert_array_equal(restored(x, training=False).numpy(), model(x, training=False).numpy())
-    assert type(restored.get_layer("irnet.binary_conv").kernel_quantizer) is Q.LibraPBSign
-    assert isinstance(restored.get_layer("btm.norm"), L.FeatureNormalization)
-
-
-def test_ede_schedule_assigns_t_and_k_each_epoch(rng):
-    x_in = tf.keras.Input((4, 4, 4))
-    model = tf.keras.Model(x_in, U.irnet_unit(x_in, "u"))
-    model.compile(optimizer="sgd", loss="mse")
-    conv = model.get_layer("u.binary_conv")
-    seen = []
-    record = tf.keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(
-        (float(conv.input_quantizer.t.numpy()), float(conv.kernel_quantizer.k.numpy()))))
-    x = rng.normal(size=(1, 4, 4, 4)).astype("float32")
-    model.fit(x, x, epochs=3, verbose=0, callbacks=[EDESchedule(3), record])
-    assert seen == [pytest.approx(Q.ede_parameters(i, 3)) for i in range(3)]
-    with pytest.raises(ValueError, match="no EDE quantizer"):
-        x_in = tf.keras.Input((4, 4, 4))
-        plain = tf.keras.Model(x_in, U.bbcu_unit(x_in, "u"))
-        plain.compile(optimizer="sgd", loss="mse")
-        plain.fit(x, x, epochs=1, verbose=0, callbacks=[EDESchedule(3)])
-
-
-# --------------------------------------------------------------------------- networks
-
-
-@pytest.mark.parametrize("method", BL.METHODS)
-def test_same_binary_ops_and_table1_figures(method):
-    model = _model(method)
-    f = complexity.paper_figures(model)
-    assert f["binary_kernel_macs"] == PAPER_BINARY_MACS  # identical binary convs for every method
-    assert f["binary_params"] == 611_072
-    assert round(f["ops_g"], 2) == BL.PAPER_TABLE1[method]["ops_g"]  # 1.18 G
-    # BiConnect's activations stay 32-bit: its MACs are 1-bit x 32-bit, not XNOR.
-    assert f["xnor_macs"] == (0 if method == "biconnect" else PAPER_BINARY_MACS)
-    # Params (K), Table 1, counted as PyTorch's parameters() (no BatchNorm running statistics).
-    # BTM: 35 K here, 36 K in the paper; its unit holds one PReLU slope per channel and no
-    # other per-channel vector (the paper's BTM held more, which its text does not describe).
-    expected = 35 if method == "btm" else BL.PAPER_TABLE1[method]["params_k"]
-    assert round(f["params_k_trainable"]) == expected
-    assert abs(f["params_k"] - 36) < 1  # every weight Keras holds, BatchNorm statistics included
-
-
-@pytest.mark.parametrize(
-    "method,unit_layers",
-    [
-        ("biconnect", {"BatchNormalization"}),
-        ("bnn", {"BatchNormalization"}),
-        ("bireal", {"BatchNormalization", "Add"}),
-        ("irnet", {"BatchNormalization", "Add"}),
-        ("reactnet", {"LearnableBias", "BatchNormalization", "Add", "RPReLU"}),
-        ("btm", {"FeatureNormalization", "PReLU", "Add"}),
-        ("bbcu", {"LearnableBias", "RPReLU", "Add"}),
-        ("bisr", {"SpectralRedistribution", "RPReLU", "Add"}),
-    ],
-)
-def test_layer_lists_per_method(method, unit_layers):
-    model = _model(method)
-    convs = _binary_convs(model)
-    assert len(convs) == 59
-    # every binary conv is wrapped by exactly its method's unit layers
-    for conv in convs:
-        prefix = conv.name[: -len("binary_conv")]
-        kinds = {type(l).__name__ for l in model.layers if l.name.startswith(prefix) and l is not conv}
-        assert kinds == unit_layers, (conv.name, kinds)
-    kinds = {(type(c.input_quantizer).__name__, type(c.kernel_quantizer).__name__) for c in convs}
-    expected = {
-        "biconnect": ("NoneType", "SteSign"), "bnn": ("SteSign", "SteSign"),
-        "bireal": ("ApproxSign", "MagnitudeAwareSign"), "irnet": ("EDESign", "LibraPBSign"),
-        "reactnet": ("ApproxSign", "ScaledSign"), "btm": ("ApproxSign", "ScaledApproxSign"),
-        "bbcu": ("ApproxSign", "ScaledSign"), "bisr": ("TanhSign", "ScaledSign"),
-    }[method]
-    assert kinds == {expected}
-    aligned = [l for l in model.layers if isinstance(l, L.ResidualAlignment)]
-    if method == "bbcu":  # residual alignment of the network input, k* = 130 * 28 / 64
-        assert sorted(l.name for l in aligned) == ["align_in.H", "align_in.Phi", "align_out"]
-        assert {l.factor for l in aligned} == {130 * 28 / 64}
-        assert model.layers[-1].name == "align_out" and model.input_names == ["H", "Phi"]
-    else:
-        assert not aligned
-
-
-def test_bbcu_network_trains_one_step_and_reloads(rng, tmp_path):
-    tf.keras.utils.set_random_seed(0)
-    model = BL.BinarizedUNet("bbcu", input_size=(16, 16), num_blocks=(1, 1))
-    h = rng.uniform(size=(2, 16, 16, 28)).astype("float32")
-    phi = (rng.uniform(size=(2, 16, 16, 28)) > 0.5).astype("float32")
-    y = rng.uniform(size=(2, 16, 16, 28)).astype("float32")
-    model.compile(optimizer=tf.keras.optimizers.legacy.Adam(1e-3), loss="mse")
-    loss = model.fit([h, phi], y, epochs=1, batch_size=2, verbose=0).history["loss"][0]
-    assert np.isfinite(loss)
-    model.save(str(tmp_path / "bbcu"), save_traces=False)
-    restored = tf.keras.models.load_model(str(tmp_path / "bbcu"))
-    np.testing.assert_array_equal(restored([h, phi], training=False).numpy(),
-                                  model([h, phi], training=False).numpy())
+@pytest.mark.parametrize("method", BASELINES)
+def test_savedmodel_round_trip_in_float32(baseline_fixture, method, tmp_path):
+    model = BL.BinarizedUNet(method, input_size=FIXTURE_SIZE)
+    load_reference(model, _state(baseline_fixture, method))
+    x = _fixture_inputs(baseline_fixture, "float32")
+    out = model(x, training=False).numpy()
+    model.save(str(tmp_path / method), save_traces=False)
+    restored = tf.keras.models.load_model(str(tmp_path / method))
+    np.testing.assert_array_equal(restored(x, training=False).numpy(), out)
     assert [l.name for l in restored.layers] == [l.name for l in model.layers]
+    exported = reference_state_dict(restored)  # the restored layers still map to the reference
+    for key, value in _state(baseline_fixture, method).items():
+        np.testing.assert_array_equal(exported[key], value, err_msg=key)
+    # float32 agrees with the float64 reference statistically (BiConnect's unscaled
+    # +-1 kernels and 3e4 running variances leave it the least precise).
+    reference = baseline_fixture[f"{method}/output_float64"]
+    psnr = 10 * np.log10(np.ptp(reference) ** 2 / np.mean((out[0] - reference) ** 2))
+    assert psnr > (30 if method == "biconnect" else 100), psnr
+
+
+@pytest.mark.parametrize("method", BASELINES)
+def test_larq_summary_counts_every_binary_conv_at_one_bit(baseline_fixture, method):
+    model = _loaded(baseline_fixture, method, F64)
+    rows = {r.name: r for r in lq.models.ModelProfile(model).layer_profiles}
+    convs = _binary_convs(model)
+    assert convs and all(type(c).__name__ != "Conv2D" for c in convs)
+    for conv in convs:
+        assert rows[conv.name].weight_count(bitwidth=1) == int(np.prod(conv.kernel.shape)), conv.name
+    real_inputs = [c.name for c in convs if rows[c.name].input_precision != 1]
+    assert len(real_inputs) == REAL_INPUT_CONVS.get(method, 0), real_inputs
+    assert all(c.input_quantizer is None for c in convs if c.name in real_inputs)
+
+
+def test_loader_names_missing_unexpected_and_misshapen_tensors(baseline_fixture):
+    model = _loaded(baseline_fixture, "bireal", F64)
+    state = _state(baseline_fixture, "bireal")
+    key = "body.0.embedding.weight"  # a flat (7056, 1) kernel
+    with pytest.raises(ValueError, match=re.escape(key)):
+        load_reference(model, {k: v for k, v in state.items() if k != key})
+    with pytest.raises(ValueError, match="unexpected tensor 'body.0.extra.bias'"):
+        load_reference(model, {**state, "body.0.extra.bias": np.zeros(3)})
+    with pytest.raises(ValueError, match=re.escape(key) + ".*shape"):
+        load_reference(model, {**state, key: state[key][:-1]})
+    with pytest.raises(ValueError, match="shape"):  # a 4-D kernel where Bi-Real stores it flat
+        load_reference(model, {**state, key: np.zeros((28, 28, 3, 3), "float32")})
+    # PyTorch's num_batches_tracked counters are not weights; they are skipped.
+    counters = {k.replace("running_mean", "num_batches_tracked"): np.array(1) for k in state
+                if k.endswith("running_mean")}
+    assert counters
+    load_reference(model, {**state, **counters})
+
+
+def _small_baseline(method, **kwargs):
+    if ("small baseline", method) not in _CACHE:
+        _CACHE["small baseline", method] = BL.BinarizedUNet(method, input_size=(16, 16), num_blocks=(1, 1),
+                                                            **kwargs)
+    return _CACHE["small baseline", method]
+
+
+def _gradients(model, rng):
+    x = [rng.uniform(size=(1, 16, 16, 28)).astype("float32") for _ in model.inputs]
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(x, training=True)))
+    variables = model.trainable_variables
+    return dict(zip([v.name for v in variables], tape.gradient(loss, variables))), variables
+
+
+@pytest.mark.parametrize("method", ["biconnect", "bnn", "bbcu"])
+def test_biconnect_and_bnn_binary_kernels_never_train(method, rng):
+    """The reference overwrites the kernels with their first-forward signs at every forward,
+    so optimizer updates are lost: a zero gradient. Other methods' kernels do train."""
+    model = _small_baseline(method)
+    grads, _ = _gradients(model, rng)
+    frozen = method != "bbcu"
+    for conv in _binary_convs(model):
+        grad = grads[conv.kernel.name]
+        assert grad is not None, conv.name  # a gradient (zero), not None: optimizers see every variable
+        assert (np.abs(grad.numpy()).max() == 0) == frozen, conv.name
+        assert isinstance(conv.kernel_quantizer, Q.FrozenSign) == frozen
+    norms = [v.name for v in model.trainable_variables if "bn1" in v.name or ".norm" in v.name]
+    assert norms and all(np.abs(grads[n].numpy()).max() > 0 for n in norms)  # everything else trains
+
+
+def test_irnet_keeps_its_ede_variables_for_the_schedule():
+    """The reference's k = 10, t = 0.1 are fixed; the CASSI recipe's `EDESchedule` still finds them."""
+    model = _small_baseline("irnet")
+    quantizers = [q for _, _, q in find_quantizers(model)]
+    assert quantizers and all(isinstance(q, (Q.TorchEDESign, Q.TorchLibraPBSign)) for q in quantizers)
+    values = np.array([(q.t.numpy(), q.k.numpy()) for q in quantizers])  # float32 variables here
+    np.testing.assert_allclose(values, np.broadcast_to([0.1, 10.0], values.shape), rtol=1e-7)
+    schedule = EDESchedule(4)
+    schedule.set_model(model)
+    schedule.on_train_begin()
+    schedule.on_epoch_begin(2)
+    t, k = Q.ede_parameters(2, 4)
+    assert t != 0.1
+    np.testing.assert_allclose([(q.t.numpy(), q.k.numpy()) for q in quantizers],
+                               np.broadcast_to([t, k], (len(quantizers), 2)), rtol=1e-6)
+
+
+def test_bbcu_scales_the_network_by_14():
+    model = _small_baseline("bbcu")
+    aligned = {l.name: l for l in model.layers if isinstance(l, L.ResidualAlignment)}
+    assert sorted(aligned) == ["align_in", "align_out"]
+    assert {l.factor for l in aligned.values()} == {14.0} and aligned["align_out"].inverse
+    plain = BL.BinarizedUNet("bbcu", input_size=(16, 16), num_blocks=(1, 1), alignment=None)
+    assert not any(isinstance(l, L.ResidualAlignment) for l in plain.layers)
+
+
+@pytest.mark.parametrize("method", BASELINES)
+def test_any_size_model_pads_and_crops(method, rng):
+    model = BL.BinarizedUNet(method, input_size=None, num_blocks=(1, 1))
+    x = [rng.uniform(size=(1, 12, 20, 28)).astype("float32") for _ in range(2)]
+    out = model(x, training=False).numpy()
+    assert out.shape == (1, 12, 20, 28) and np.all(np.isfinite(out))
 
 
 def test_builder_arguments_are_checked():
     with pytest.raises(ValueError, match="unit must be one of"):
         BL.BinarizedUNet("xnor")
-    with pytest.raises(ValueError, match="defines its own binary conv"):
+    with pytest.raises(ValueError, match="reference's structure"):
         BL.BinarizedUNet("bnn", input_quantizer="tanh_sign")
     with pytest.raises(ValueError, match="alignment"):
         BL.BinarizedUNet("reactnet", alignment=130)
+    with pytest.raises(ValueError, match="alignment must be"):
+        BL.BinarizedUNet("bbcu", alignment="k*")
     with pytest.raises(ValueError, match="unknown ablation"):
         BL.ablation("2e/nothing")
+    assert set(BL.REFERENCE_PARAMS) == set(BASELINES) == set(U.BASELINES)
 
 
 # --------------------------------------------------------------------------- Table 2
