@@ -682,6 +682,20 @@ def _sign_with_gradient(x: tf.Tensor, derivative) -> tf.Tensor:
     return _call(x)
 
 
+def _scaled_sign_with_gradient(x: tf.Tensor, scale: tf.Tensor, derivative) -> tf.Tensor:
+    """`scale * torch_sign(x)` whose backward multiplies the gradient by `derivative(x)` only,
+    not by `scale` (the reference's `(scale * sign(x)).detach() - clamp(x).detach() + clamp(x)`)."""
+
+    @tf.custom_gradient
+    def _call(x):
+        def grad(dy):
+            return dy * derivative(x)
+
+        return scale * torch_sign(x), grad
+
+    return _call(x)
+
+
 def _clip_derivative(x):
     return tf.cast(tf.abs(x) <= 1.0, x.dtype)
 
@@ -757,7 +771,7 @@ class TorchScaledSign(_TorchSignBase):
 
     def _quantize(self, w):
         scale = tf.stop_gradient(tf.reduce_mean(tf.abs(w), axis=_kernel_axes(w)))
-        return scale * _sign_with_gradient(w, _clip_derivative)
+        return _scaled_sign_with_gradient(w, scale, _clip_derivative)
 
 
 @lq_utils.register_alias("frozen_sign")
@@ -843,7 +857,7 @@ class ScaledStandardizedSign(Quantizer):
     def call(self, inputs):
         v = self.standardize(inputs)
         scale = tf.stop_gradient(tf.reduce_mean(tf.abs(v), axis=_kernel_axes(v)))
-        binary = scale * _sign_with_gradient(v, _clip_derivative)
+        binary = _scaled_sign_with_gradient(v, scale, _clip_derivative)
         return super().call(tf.convert_to_tensor(self.gain) * binary)
 
     def get_config(self):
