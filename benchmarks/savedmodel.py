@@ -1,0 +1,66 @@
+"""SavedModel save and load time of BiSRNet, and which protobuf runtime does the work.
+
+`to_savedmodel(verify=False)` writes the model, `savedmodel.load` reads it
+back as Keras, `tf.saved_model.load` as a bare graph; each is timed `--repeats`
+times in this process (the first write also traces the serving signature).
+Prints one table row per step with the protobuf version and implementation
+(`python`, `cpp` or `upb`). Compare runtimes by putting another protobuf first
+on the path:
+
+    python benchmarks/savedmodel.py                         # the pinned protobuf
+    pip install --target /tmp/pb4 --no-deps protobuf==4.25.5
+    PYTHONPATH=/tmp/pb4 python benchmarks/savedmodel.py     # a compiled 4.x runtime
+    python benchmarks/savedmodel.py --quick                 # same table, one repeat, 64x64 input
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as tf  # noqa: E402
+from google.protobuf import __version__ as PROTOBUF_VERSION  # noqa: E402
+from google.protobuf.internal import api_implementation  # noqa: E402
+
+from larq_hsi.deploy import savedmodel  # noqa: E402
+from larq_hsi.models.bisrnet import BiSRNet  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="one repeat")
+    args = parser.parse_args(argv)
+    repeats = 1 if args.quick else args.repeats
+    tf.get_logger().setLevel("ERROR")
+    model = BiSRNet(input_size=(256, 256))
+    times = {"save": [], "load (Keras)": [], "load (graph)": []}
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(repeats):
+            path = os.path.join(folder, f"m{i}")
+            start = time.perf_counter()
+            savedmodel.to_savedmodel(model, path, verify=False)
+            times["save"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            savedmodel.load(path)
+            times["load (Keras)"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            tf.saved_model.load(path)
+            times["load (graph)"].append(time.perf_counter() - start)
+    runtime = f"protobuf {PROTOBUF_VERSION} ({api_implementation.Type()})"
+    print(f"| runtime | step | first (s) | median of {repeats} (s) |")
+    print("| --- | --- | ---: | ---: |")
+    for step, values in times.items():
+        print(f"| {runtime} | {step} | {values[0]:.2f} | {statistics.median(values):.2f} |")
+    total = statistics.median(times["save"]) + statistics.median(times["load (Keras)"])
+    print(f"\nsave + Keras load, median: {total:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
