@@ -25,7 +25,7 @@ demo: $(STAMP)
 # The suite includes a --smoke run of every script in examples/ (tests/test_examples.py);
 # the docs site is built last, in strict mode, so broken links fail CI too.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; \
+	$(BIN)/python -m pytest -q --durations=15 tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; \
 	if [ $$rc -ne 0 ]; then exit $$rc; fi
 	$(MAKE) --no-print-directory docs
 

@@ -54,3 +54,17 @@ def test_save_comparison_writes_truth_and_estimate_previews(tmp_path):
     assert all(p.stat().st_size > 0 for p in paths)
     with pytest.raises(ValueError, match="same shape"):
         viz.save_comparison(truth, truth[:6], tmp_path / "bad")
+
+
+def test_save_panels_draws_each_image_at_its_own_scale(tmp_path):
+    small = np.zeros((8, 8, 3))
+    small[..., 0] = 1.0  # red
+    large = np.ones((32, 48))  # grey, white
+    path = viz.save_panels([("LR", small), ("HR", large)], tmp_path / "p.png")
+    picture = np.asarray(Image.open(path).convert("RGB"), np.float64) / 255
+    red = (picture[..., 0] > 0.9) & (picture[..., 1] < 0.1) & (picture[..., 2] < 0.1)
+    assert red.any()
+    columns = np.flatnonzero(red.any(axis=0))
+    # scaled to a common height, the square 8x8 panel takes less than half the width beside the 3:2 one
+    assert columns.max() < picture.shape[1] / 2
+    assert np.flatnonzero(red.any(axis=1)).size > 0.5 * picture.shape[0]  # and fills most of the height
