@@ -13,6 +13,13 @@ and differs only in the pseudo-gradient it gives in the backward pass:
 | `EDESign` | `"ede_sign"` | \(\mathrm{sign}(x)\) | \(k t (1-\tanh^2(t x))\), t, k scheduled |
 | `LibraPBSign` | `"libra_pb_sign"` | \(2^{\mathrm{round}\log_2\overline{|\hat W|}}\mathrm{sign}(\hat W)\) | EDE through the standardization |
 
+The reference Table 1 baselines' quantizers use `torch.sign` (0 -> 0; see the
+section "the reference's signs" below): `TorchSteSign` (clip STE),
+`TorchApproxSign` (ApproxSign), `TorchIdentitySign` (identity), `TorchScaledSign`
+(scaled, unscaled clip STE), `FrozenSign` (unscaled, zero gradient),
+`ScaledStandardizedSign` (BTM's standardized, scaled, gained kernel),
+`TorchEDESign` and `TorchLibraPBSign` (IRNet, k = 10, t = 0.1).
+
 The Clip and Quad estimators of the BiSRNet ablation are larq's own
 `ste_sign` and `approx_sign` (Bi-Real's ApproxSign, the reference form of
 Quad: BiSRNet's Eq. 4 prints its two inner branches swapped), and BBCU's
