@@ -70,7 +70,7 @@ from larq_hsi.checks import check_input_size
 from larq_hsi.nn import blocks as B
 from larq_hsi.nn import layers as L
 from larq_hsi.nn import units as U
-from larq_hsi.models.bisrnet import BiSRBaseModel, BiSRNet, part_prefixes
+from larq_hsi.models.bisrnet import BiSRBaseModel, BiSRNet, input_stage, part_prefixes
 from larq_hsi.models.pretrained import load_reference, read_state
 from larq_hsi.nn.dtype import default_dtype
 
@@ -157,19 +157,7 @@ def _baseline_network(method, variant, input_size, bands, num_bodies, num_blocks
         input_size = _SIZES[variant]
     size = check_input_size(input_size)
     height, width = size if size is not None else (None, None)
-    if variant == "simulation":
-        h_in = tf.keras.Input((height, width, bands), name="H")
-        mask_in = tf.keras.Input((height, width, bands), name="Phi")
-        inputs = [h_in, mask_in]
-        x = tf.keras.layers.Concatenate(name="concat_input")(inputs)
-        x = tf.keras.layers.Conv2D(bands, 1, name="fution", kernel_initializer=U.reference_initializer())(x)
-        reference = h_in
-    else:
-        meas_width = None if width is None else width + step * (bands - 1)
-        y_in = tf.keras.Input((height, meas_width), name="measurement")
-        inputs = [y_in]
-        x = L.ShiftBack(bands, step, name="shift_back")(y_in)
-        reference = x
+    inputs, x, reference = input_stage(variant, height, width, bands, step)
     x = L.PadToMultiple(2 ** max(stages, 3), name="pad")(x)
     if scale is not None:
         x = L.ResidualAlignment(scale, name="align_in")(x)

@@ -26,11 +26,31 @@ from larq_hsi.checks import check_input_size
 from larq_hsi.models.pretrained import load_bisrnet_reference
 from larq_hsi.nn.dtype import default_dtype
 
-__all__ = ["BODY_PARTS", "BiSRBaseModel", "BiSRNet", "part_prefixes"]
+__all__ = ["BODY_PARTS", "BiSRBaseModel", "BiSRNet", "input_stage", "part_prefixes"]
 
 BODY_PARTS = ("encoder", "bottleneck", "decoder")
 _DEFAULT_SIZES = {"simulation": (256, 256), "real": (660, 660)}
 _DEFAULT = object()
+
+
+def input_stage(variant: str, height, width, bands: int, step: int):
+    """The reference's inputs and first feature map, shared by BiSRNet and the Table 1 baselines.
+
+    simulation: inputs `H`, `Phi` (H x W x bands), x = fution(concat[H, Phi]) (a 1x1 conv);
+    real: input `measurement` (H x (W + step (bands - 1))), x = shift_back(y).
+    Returns `(inputs, x, reference)`, `reference` being the tensor whose size the output is cropped to.
+    """
+    if variant == "simulation":
+        h_in = tf.keras.Input((height, width, bands), name="H")
+        mask_in = tf.keras.Input((height, width, bands), name="Phi")
+        inputs = [h_in, mask_in]
+        x = tf.keras.layers.Concatenate(name="concat_input")(inputs)
+        x = tf.keras.layers.Conv2D(bands, 1, name="fution", kernel_initializer=U.reference_initializer())(x)
+        return inputs, x, h_in
+    meas_width = None if width is None else width + step * (bands - 1)
+    y_in = tf.keras.Input((height, meas_width), name="measurement")
+    x = L.ShiftBack(bands, step, name="shift_back")(y_in)
+    return [y_in], x, x
 
 
 def _body(x, name, num_blocks, binarize, modules, options, ff_groups=None, unit=None):
@@ -93,19 +113,7 @@ def _build(variant, input_size, bands, features, num_bodies, num_blocks, step, b
     size = check_input_size(input_size)
     height, width = size if size is not None else (None, None)
 
-    if variant == "simulation":
-        h_in = tf.keras.Input((height, width, bands), name="H")
-        mask_in = tf.keras.Input((height, width, bands), name="Phi")
-        inputs = [h_in, mask_in]
-        x = tf.keras.layers.Concatenate(name="concat_input")(inputs)
-        x = tf.keras.layers.Conv2D(bands, 1, name="fution", kernel_initializer=U.reference_initializer())(x)
-        reference = h_in
-    else:
-        meas_width = None if width is None else width + step * (bands - 1)
-        y_in = tf.keras.Input((height, meas_width), name="measurement")
-        inputs = [y_in]
-        x = L.ShiftBack(bands, step, name="shift_back")(y_in)
-        reference = x
+    inputs, x, reference = input_stage(variant, height, width, bands, step)
 
     x = L.PadToMultiple(2 ** max(stages, 3), name="pad")(x)
     x = tf.keras.layers.Conv2D(features, 3, padding="same", use_bias=False, name="conv_in",
