@@ -63,7 +63,8 @@ def _train_config(args):
                            "data", "model"))
     if args.task == "cassi":
         return CassiConfig(synthetic_scenes=args.scenes, synthetic_size=args.scene_size, mask=args.mask,
-                           shot_noise=args.shot_noise, init=args.init, **common)
+                           shot_noise=args.shot_noise, init=args.init,
+                           validation_scenes=args.validation_scenes, **common)
     if args.task == "pansharpening":
         return PansharpeningConfig(scenes=args.scenes, scene_size=args.scene_size, bands=args.bands,
                                    **_given(args, "unit"), **common)
@@ -205,8 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=None, help="initial learning rate (default per task, see --crop)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--shot-noise", action="store_true", help="11-bit shot noise (real-system training)")
-    train.add_argument("--init", help="cassi: start from published BiSRNet weights: simulation, real or a "
-                                      ".pth/.npz path")
+    train.add_argument("--init", help="cassi: where the weights start: input (the untrained model outputs its "
+                                      "input; the default), reference (the authors' initialisation), or "
+                                      "published BiSRNet weights: simulation, real or a .pth/.npz path")
+    train.add_argument("--validation-scenes", type=int, default=None,
+                       help="cassi: scenes held out and scored after training beside the input alone "
+                            "(synthetic: 2 extra scenes by default; --data: its last N cubes, default 0)")
     train.add_argument("--out", default="runs/bisrnet", help="output folder (default runs/bisrnet)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_cmd_train)

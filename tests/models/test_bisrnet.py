@@ -8,6 +8,7 @@ import tensorflow as tf
 from larq_hsi import complexity
 from larq_hsi.checks import check_inputs, reconstruct
 from larq_hsi.models import BiSRBaseModel, BiSRNet, part_prefixes
+from larq_hsi.models.bisrnet import start_at_input
 
 
 @pytest.fixture(scope="module")
@@ -216,3 +217,50 @@ def test_normal_modules_ablation_builds():
     p = complexity.profile(model)
     assert p.binary_macs > 0
     assert any(l.name == "body.0.encoder_layers.0.1.binary_conv" for l in model.layers)
+
+
+@pytest.mark.parametrize("variant", ["simulation", "real"])
+def test_start_at_input_outputs_the_input_exactly(variant, rng):
+    """fution = [I 0], conv_in = delta, conv_out = 0: the output is H (or the shifted-back measurement)."""
+    model = start_at_input(BiSRNet(variant, input_size=None, dtype="float64"))
+    if variant == "simulation":
+        h = rng.uniform(0, 1, (1, 24, 24, 28))
+        phi = rng.integers(0, 2, (1, 24, 24, 28)).astype(np.float64)
+        out, expected = model([h, phi]).numpy(), h
+    else:
+        y = rng.uniform(0, 1, (1, 24, 24 + 2 * 27))
+        out = model(y).numpy()
+        expected = np.stack([y[:, :, 2 * k : 2 * k + 24] for k in range(28)], axis=-1)
+    assert out.shape == expected.shape
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_start_at_input_body_learns_after_the_first_step(rng):
+    """conv_out = 0 cuts the body's gradient at step 0 only: after one Adam step it is nonzero."""
+    model = start_at_input(BiSRNet(input_size=(16, 16)))
+    h = rng.uniform(0, 1, (1, 16, 16, 28)).astype(np.float32)
+    phi = rng.integers(0, 2, (1, 16, 16, 28)).astype(np.float32)
+    target = np.clip(h + 0.1, 0, 1)
+    body = [v for v in model.trainable_variables if v.name.startswith("body.0.embedding")]
+    assert body
+    optimizer = tf.keras.optimizers.legacy.Adam(1e-3)
+
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model([h, phi]) - target))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return {v.name: g for v, g in zip(model.trainable_variables, grads)}
+
+    first = step()
+    assert all(float(tf.reduce_max(tf.abs(first[v.name]))) == 0.0 for v in body)
+    assert float(tf.reduce_max(tf.abs(first["conv_out/kernel:0"]))) > 0
+    second = step()
+    assert any(float(tf.reduce_max(tf.abs(second[v.name]))) > 0 for v in body)
+
+
+def test_start_at_input_needs_the_outer_convs():
+    inputs = tf.keras.Input((8, 8, 28))
+    model = tf.keras.Model(inputs, tf.keras.layers.Conv2D(28, 3, name="conv_in")(inputs))
+    with pytest.raises(ValueError, match="'conv_out'"):
+        start_at_input(model)

@@ -21,13 +21,19 @@ import tensorflow as tf
 
 from larq_hsi import io
 from larq_hsi.models import registry
+from larq_hsi.models.bisrnet import start_at_input
 from larq_hsi.tasks.cassi import physics
 from larq_hsi.tasks.cassi.dataset import cassi_training_data, load_scenes
 from larq_hsi.tasks.cassi.evaluate import evaluate_model
 from larq_hsi.training.callbacks import EDESchedule
 from larq_hsi.training.runs import RunConfig
 
-__all__ = ["CassiConfig", "rmse"]
+__all__ = ["CassiConfig", "START", "STARTS", "rmse"]
+
+#: The starts of `CassiConfig.init` that are not published weights.
+STARTS = ("reference", "input")
+#: The start of a run that gives no `init` (see docs/cassi.md, "Training on CAVE").
+START = "input"
 
 
 def rmse(y_true, y_pred):
@@ -41,9 +47,15 @@ class CassiConfig(RunConfig):
 
     `model` is a name of `larq_hsi.models.registry` for the "cassi" task;
     `data` a folder of cubes (`None`: `synthetic_scenes` synthetic scenes of
-    `synthetic_size`, plus `validation_scenes` held out); `mask` a mask file
-    (`None`: a seeded random binary mask); `init` published weights to start
-    from (a BiSRNet model only: "simulation", "real" or a `.pth`/`.npz` path).
+    `synthetic_size`); `validation_scenes` are held out and scored after
+    training beside the input alone (synthetic: 2 more scenes by default; a
+    data folder: its last `validation_scenes` cubes in name order, none by
+    default), centre-cropped to the mask if they are larger; `mask` a mask
+    file (`None`: a seeded random binary mask). `init` is where the weights
+    start: "reference" (the authors' initialisation), "input"
+    (`larq_hsi.models.bisrnet.start_at_input`: the untrained model outputs its
+    input), or published weights (BiSRNet only: "simulation", "real" or a
+    `.pth`/`.npz` path); `None` is `START`.
     """
 
     task = "cassi"
@@ -61,23 +73,36 @@ class CassiConfig(RunConfig):
     learning_rate: float = 4e-4
     final_learning_rate: float = 1e-6
     shot_noise: bool = False
-    validation_scenes: int = 2
+    validation_scenes: int | None = None
     init: str | None = None
 
     def __post_init__(self):
         if self.model not in registry.names("cassi"):
             raise ValueError(f"unknown CASSI model {self.model!r}; expected one of {registry.names('cassi')}")
-        if self.init is not None and self.model not in ("bisrnet", "bisrnet-real"):
-            raise ValueError(f"init: published weights exist for bisrnet and bisrnet-real, not {self.model!r}")
+        if self.init not in (None, *STARTS) and self.model not in ("bisrnet", "bisrnet-real"):
+            raise ValueError(f"init: published weights exist for bisrnet and bisrnet-real, not {self.model!r}; "
+                             f"other models start from one of {STARTS}")
+        if self.validation_scenes is not None and self.validation_scenes < 0:
+            raise ValueError(f"validation_scenes must be >= 0, got {self.validation_scenes}")
+
+    @property
+    def _held_out_count(self) -> int:
+        if self.validation_scenes is not None:
+            return self.validation_scenes
+        return 2 if self.data is None else 0
 
     @functools.cached_property
     def _scenes(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(training scenes, held-out scenes)."""
+        held_out = self._held_out_count
         if self.data is None:
-            scenes = load_scenes(None, self.synthetic_scenes + self.validation_scenes,
-                                 self.synthetic_size, self.seed)
+            scenes = load_scenes(None, self.synthetic_scenes + held_out, self.synthetic_size, self.seed)
             return scenes[: self.synthetic_scenes], scenes[self.synthetic_scenes :]
-        return load_scenes(self.data, 0, 0, self.seed), []
+        scenes = load_scenes(self.data, 0, 0, self.seed)
+        if held_out >= len(scenes):
+            raise ValueError(f"validation_scenes={held_out} leaves no training scene: {self.data} holds "
+                             f"{len(scenes)} cube(s)")
+        return scenes[: len(scenes) - held_out], scenes[len(scenes) - held_out :]
 
     @functools.cached_property
     def _mask(self) -> np.ndarray:
@@ -88,9 +113,11 @@ class CassiConfig(RunConfig):
         return physics.random_mask((size, size), seed=self.seed)
 
     def build_model(self) -> tf.keras.Model:
-        if self.init is None:
-            return registry.build(self.model, input_size=None)
-        return registry.build(self.model, input_size=None, weights=self.init)
+        init = START if self.init is None else self.init
+        if init not in STARTS:
+            return registry.build(self.model, input_size=None, weights=init)
+        model = registry.build(self.model, input_size=None)
+        return start_at_input(model) if init == "input" else model
 
     def training_data(self) -> tf.data.Dataset:
         random_mask = self.mask is None
@@ -113,4 +140,8 @@ class CassiConfig(RunConfig):
 
     def evaluate(self, model: tf.keras.Model) -> dict | None:
         held_out = self._scenes[1]
-        return evaluate_model(model, held_out, self._mask) if held_out else None
+        if not held_out:
+            return None
+        mask_size = min(self._mask.shape)
+        crop = mask_size if any(max(s.shape[:2]) > mask_size for s in held_out) else None
+        return evaluate_model(model, held_out, self._mask, crop=crop)
