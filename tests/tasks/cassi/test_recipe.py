@@ -94,3 +94,48 @@ def test_a_time_budget_ends_training_after_the_epoch_that_passes_it(tmp_path, ea
                          steps_per_epoch=1, max_seconds=1)
     run = training.train(config, verbose=0)
     assert 1 <= run["epochs_run"] < 50
+
+
+@pytest.fixture()
+def cube_folder(tmp_path):
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "cubes"
+    folder.mkdir()
+    cubes = [rng.uniform(0, 1, (24, 24, 28)).astype(np.float32) for _ in range(3)]
+    for i, cube in enumerate(cubes):
+        np.save(folder / f"scene{i}.npy", cube)
+    mask = (rng.uniform(size=(16, 16)) > 0.5).astype(np.float32)
+    np.save(tmp_path / "mask.npy", mask)
+    return folder, cubes, mask
+
+
+def test_a_data_folder_holds_out_its_last_cubes_cropped_to_the_mask(cube_folder, tmp_path):
+    folder, cubes, mask = cube_folder
+    config = CassiConfig(out_dir=str(tmp_path / "run"), model="bisr-base", data=str(folder),
+                         mask=str(tmp_path / "mask.npy"), validation_scenes=1, crop_size=16)
+    model = config.build_model()
+    result = config.evaluate(model)
+    assert [row["scene"] for row in result["scenes"]] == [0]
+    assert result == evaluate_model(model, cubes[2:], mask, crop=16)
+    assert CassiConfig(out_dir="x", model="bisr-base", data=str(folder)).evaluate(model) is None
+
+
+def test_holding_out_every_cube_is_refused(cube_folder):
+    folder, _, _ = cube_folder
+    with pytest.raises(ValueError, match="validation_scenes=3 leaves no training scene"):
+        CassiConfig(out_dir="x", data=str(folder), validation_scenes=3).training_data()
+
+
+def test_the_default_start_outputs_the_input_and_reference_does_not(rng):
+    h = rng.uniform(0, 1, (1, 16, 16, 28)).astype(np.float32)
+    phi = rng.integers(0, 2, (1, 16, 16, 28)).astype(np.float32)
+    started = CassiConfig(out_dir="x").build_model()
+    np.testing.assert_allclose(started([h, phi]).numpy(), h, atol=1e-6)
+    reference = CassiConfig(out_dir="x", init="reference").build_model()
+    assert np.max(np.abs(reference([h, phi]).numpy() - h)) > 1e-2
+
+
+def test_a_baseline_starts_at_its_input_but_takes_no_published_weights():
+    assert CassiConfig(out_dir="x", model="unet-bbcu", init="input").build_model().name
+    with pytest.raises(ValueError, match="published weights exist for bisrnet"):
+        CassiConfig(out_dir="x", model="unet-bbcu", init="simulation")
