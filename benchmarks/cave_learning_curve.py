@@ -9,6 +9,7 @@ window of `mask_256.mat`) every `--every` steps, with the input alone
 
     python benchmarks/cave_learning_curve.py --start input --lr 1e-3 --minutes 10
     python benchmarks/cave_learning_curve.py --start reference --lr 4e-4 --steps 400
+    python benchmarks/cave_learning_curve.py --start simulation --lr 1e-4 --steps 200   # fine-tuning
     python benchmarks/cave_learning_curve.py --quick     # 20 steps: the plumbing and the table shape
 """
 
@@ -44,8 +45,9 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="bisrnet")
-    parser.add_argument("--start", choices=("reference", "input"), default="input",
-                        help="reference: the authors' initialisation; input: start_at_input")
+    parser.add_argument("--start", choices=("reference", "input", "simulation"), default="input",
+                        help="reference: the authors' initialisation; input: start_at_input; "
+                             "simulation: the published weights (fine-tuning)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--final-lr", type=float, default=1e-6)
     parser.add_argument("--warmup", type=int, default=0, help="linear warm-up steps")
@@ -72,7 +74,10 @@ def main(argv=None) -> int:
     mask = io.load_mask(SHARED / "cassi" / "mask_256.mat")
 
     tf.keras.utils.set_random_seed(args.seed)
-    model = registry.build(args.model, input_size=None)
+    if args.start == "simulation":
+        model = registry.build(args.model, input_size=None, weights="simulation")
+    else:
+        model = registry.build(args.model, input_size=None)
     if args.start == "input":
         start_at_input(model)
     decay = tf.keras.optimizers.schedules.CosineDecay(
