@@ -247,8 +247,8 @@ def start_at_input(model: tf.keras.Model) -> tf.keras.Model:
     baseline, and the body learns a correction to it. `conv_out`'s gradient
     is nonzero from the first step, so the body starts learning on the second.
     The reference's initialisation starts at 0.5-0.7 RMSE on real scenes
-    (the input alone: about 0.11), which the published 400-step recipe never
-    recovers (`docs/cassi.md`, "Training on CAVE"). Returns `model`.
+    (the input alone: about 0.11) and is still below its input after the
+    published recipe's first 400 steps (`docs/cassi.md`, "Training on CAVE"). Returns `model`.
     """
     names = {layer.name: layer for layer in model.layers}
     missing = [n for n in ("conv_in", "conv_out") if n not in names]
