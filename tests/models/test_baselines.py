@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from larq_hsi import complexity
 from larq_hsi.models import baselines as BL
-from larq_hsi.models.bisrnet import BiSRBaseModel, part_prefixes
+from larq_hsi.models.bisrnet import BiSRBaseModel, part_prefixes, start_at_input
 from larq_hsi.models.pretrained import load_reference, reference_state_dict
 from larq_hsi.nn import blocks as B
 from larq_hsi.nn import layers as L
@@ -645,3 +645,15 @@ def test_table_2d_full_precision_base_model():
     assert not _binary_convs(model)
     assert p.paper_params == pytest.approx(634e3, rel=1e-3)
     assert p.paper_ops / 1e9 == pytest.approx(10.52, rel=0.01)
+
+
+@pytest.mark.parametrize("method", BASELINES)
+def test_start_at_input_outputs_the_input(method, rng):
+    """fution = [I 0], conv_in = delta, conv_out = 0 make every baseline the identity on H;
+    BBCU's k = 14 scale in and out (x * 14 / 14) may round by an ulp in float64."""
+    model = start_at_input(BL.BinarizedUNet(method, input_size=(16, 16), num_blocks=(1, 1), dtype=F64))
+    h = rng.uniform(0, 1, (1, 16, 16, 28))
+    phi = rng.integers(0, 2, (1, 16, 16, 28)).astype(np.float64)
+    out = model([h, phi][: len(model.inputs)], training=False).numpy()
+    assert out.shape == h.shape
+    np.testing.assert_allclose(out, h, rtol=0, atol=4e-16 if method == "bbcu" else 0)
