@@ -29,11 +29,16 @@ from larq_hsi.deploy import savedmodel, tflite
 from larq_hsi.models import BiSRNet, registry
 from larq_hsi.models.pretrained import PUBLISHED
 from larq_hsi.tasks.cassi import physics
-from larq_hsi.tasks.cassi.dataset import load_scenes, scene_entries
+from larq_hsi.tasks.cassi.dataset import load_scenes
 from larq_hsi.tasks.cassi.evaluate import evaluate_model as evaluate_cassi
 from larq_hsi.tasks.cassi.recipe import CassiConfig
 from larq_hsi.tasks.cassi.reconstruct import check_mask_for, reconstruct_measurement
-from larq_hsi.tasks.pansharpening.dataset import load_pansharpening, synthetic_pansharpening
+from larq_hsi.tasks.pansharpening.dataset import (
+    load_pansharpening,
+    load_pansharpening_scenes,
+    synthetic_pansharpening,
+)
+from larq_hsi.tasks.pansharpening.evaluate import METRICS as PANSHARPENING_METRICS
 from larq_hsi.tasks.pansharpening.evaluate import evaluate_model as evaluate_pansharpening
 from larq_hsi.tasks.pansharpening.recipe import PansharpeningConfig
 from larq_hsi.tasks.restoration.evaluate import BASELINES
@@ -67,13 +72,26 @@ def _train_config(args):
                            validation_scenes=args.validation_scenes, **common)
     if args.task == "pansharpening":
         return PansharpeningConfig(scenes=args.scenes, scene_size=args.scene_size, bands=args.bands,
-                                   **_given(args, "unit"), **common)
+                                   validation_scenes=args.validation_scenes, **_given(args, "unit"), **common)
     return RestorationConfig(task=args.task, halve_every=args.halve_every, **_given(args, "level"), **common)
+
+
+def _print_pansharpening(result: dict) -> None:
+    """The model's Table 1 metrics and, beside them, the bicubic upsampling's (when `result` has them)."""
+    rows = [("model", result)] + ([("bicubic", result["bicubic"])] if "bicubic" in result else [])
+    widths = {"PSNR": (8, 3), "CC": (7, 4), "SSIM": (7, 4), "SAM": (7, 3), "ERGAS": (7, 3)}
+    print(f"{'':<8} " + " ".join(f"{name:>{widths[name][0]}}" for name in PANSHARPENING_METRICS))
+    for label, row in rows:
+        print(f"{label:<8} " + " ".join(f"{row[name]:>{widths[name][0]}.{widths[name][1]}f}"
+                                         for name in PANSHARPENING_METRICS))
 
 
 def _cmd_train(args):
     summary = training.train(_train_config(args), verbose=0 if args.quiet else 1)
     print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2, default=str))
+    if args.task == "pansharpening" and summary.get("validation"):
+        print("held-out scenes:")
+        _print_pansharpening(summary["validation"])
     print(f"run written to {args.out}")
 
 
@@ -102,12 +120,17 @@ def _cmd_evaluate(args):
     else:
         model = savedmodel.load(args.model)
     if args.task == "pansharpening":
-        sample = (load_pansharpening(args.data) if args.data else synthetic_pansharpening(
-            args.scenes, size=args.scene_size, bands=model.output_shape[-1], seed=args.seed + 10_000))
+        bands = model.output_shape[-1]
+        if args.data and Path(args.data).is_dir():
+            sample = load_pansharpening_scenes(args.data, crop=args.crop)
+        elif args.data:
+            sample = load_pansharpening(args.data)
+        else:
+            sample = synthetic_pansharpening(args.scenes, size=args.scene_size, bands=bands, seed=args.seed + 10_000)
+        if sample["ms"].shape[-1] != bands:
+            raise ValueError(f"the model outputs {bands} bands but {args.data} has {sample['ms'].shape[-1]}")
         result = evaluate_pansharpening(model, sample, out_dir=args.figures)
-        print(f"{'PSNR':>8} {'CC':>7} {'SSIM':>7} {'SAM':>7} {'ERGAS':>7}")
-        print(f"{result['PSNR']:>8.3f} {result['CC']:>7.4f} {result['SSIM']:>7.4f} "
-              f"{result['SAM']:>7.3f} {result['ERGAS']:>7.3f}")
+        _print_pansharpening(result)
     elif args.task in RESTORATION_TASKS:
         level = args.level or DEFAULT_LEVEL[args.task]
         names = [f.name for f in io.image_files(args.data)] if args.data else None
@@ -118,7 +141,7 @@ def _cmd_evaluate(args):
         print(f"{'mean':>16} {result['mean']['psnr']:>8.2f} {result['mean']['ssim']:>7.4f}")
     else:
         cubes = load_scenes(args.data, args.scenes, args.scene_size, args.seed + 10_000)
-        names = [p.name for p in scene_entries(args.data)] if args.data else None
+        names = [p.name for p in io.scene_entries(args.data)] if args.data else None
         size = max(max(c.shape[:2]) for c in cubes)
         mask = io.load_mask(args.mask) if args.mask else physics.random_mask((size, size), seed=args.seed)
         result = evaluate_cassi(model, cubes, mask, crop=args.crop, names=names)
@@ -187,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="restoration: halve the learning rate every N steps (BBCU: 200,000)")
     train.add_argument("--unit", help="pan-sharpening: HS-BiNet's binary unit: atiste, bnn, reactnet, btm")
     train.add_argument("--bands", type=int, default=31, help="pan-sharpening synthetic bands (default 31)")
-    train.add_argument("--data", help="training cubes/images folder or pan-sharpening file "
+    train.add_argument("--data", help="training cubes/images folder, or pan-sharpening file or folder of cubes "
+                                      "(simulated by Wald's protocol, e.g. the CAVE database) "
                                       "(default: synthetic scenes or bundled photographs)")
     train.add_argument("--scenes", type=int, default=8, help="synthetic training scenes (default 8)")
     train.add_argument("--scene-size", type=int, default=256, help="synthetic scene size (default 256)")
@@ -211,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "published BiSRNet weights: simulation, real or a .pth/.npz path")
     train.add_argument("--validation-scenes", type=int, default=None,
                        help="cassi: scenes held out and scored after training beside the input alone "
-                            "(synthetic: 2 extra scenes by default; --data: its last N cubes, default 0)")
+                            "(synthetic: 2 extra scenes by default; --data: its last N cubes, default 0); "
+                            "pansharpening: the same beside the bicubic upsampling (synthetic: 2 extra; "
+                            "a --data folder: its last N cubes, default 2)")
     train.add_argument("--out", default="runs/bisrnet", help="output folder (default runs/bisrnet)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_cmd_train)
@@ -225,13 +251,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--weights", help="cassi: the published BiSRNet instead of --model: simulation or a "
                                             ".pth/.npz path (fetched once into Keras's cache)")
     evaluate.add_argument("--data", help="folder of test cubes (files, PNG folders or CAVE scene folders, "
-                                         "resampled to 28 bands), images, or a pan-sharpening file "
+                                         "resampled to 28 bands), images, or a pan-sharpening file or folder "
+                                         "of cubes (every cube simulated by Wald's protocol and scored) "
                                          "(default: synthetic scenes or bundled photographs)")
     evaluate.add_argument("--scenes", type=int, default=2)
     evaluate.add_argument("--scene-size", type=int, default=256)
     evaluate.add_argument("--mask", help="2-D mask file; default: the seeded random mask of train")
     evaluate.add_argument("--crop", type=int, help="cassi: score the centre CROP x CROP window of each cube "
-                                                   "(256 with mask_256.mat, as the papers)")
+                                                   "(256 with mask_256.mat, as the papers); pansharpening "
+                                                   "--data folder: the same (a multiple of 4; default: the "
+                                                   "cubes' smallest common size)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--json", help="also write the results as JSON here")
     evaluate.set_defaults(func=_cmd_evaluate)

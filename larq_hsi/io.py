@@ -4,6 +4,7 @@ r"""Every reader of the package: cubes, measurements, masks, images and raw arra
 | --- | --- |
 | `read_array` | the raw array of a `.mat` (v5 through scipy, v7.3/HDF5 through h5py), `.npy`, `.npz` or HDF5 file |
 | `load_cube` | a hyperspectral cube `(H, W, bands)`: any of those files, or a folder of per-band PNGs (CAVE scenes as downloaded), resampled to a band grid on request |
+| `scene_entries` | the cubes of a data folder (files and PNG folders) in name order, for `load_cube` |
 | `read_measurement` | a 2-D CASSI measurement (`meas_real` of the real-system files) |
 | `load_mask` | a 2-D coded-aperture mask (`.mat` key `mask`, `.npy`, `.png`) |
 | `read_png` | one PNG band as a 2-D float image |
@@ -43,6 +44,7 @@ __all__ = [
     "read_image_folder",
     "read_measurement",
     "read_png",
+    "scene_entries",
     "to_grayscale",
 ]
 
@@ -329,6 +331,21 @@ def load_cube(path, key: str | None = None, expected_bands: int | None = None, s
     if not np.all(np.isfinite(cube)):
         raise ValueError(f"{path}: the cube holds {int((~np.isfinite(cube)).sum())} NaN/inf value(s)")
     return cube
+
+
+def scene_entries(folder) -> list[Path]:
+    """The cubes of a data folder, in name order: every `.mat`/`.npy`/`.npz`/`.h5`/`.hdf5` file and every
+    sub-folder (a folder of per-band PNGs, e.g. a CAVE scene as downloaded), each readable by `load_cube`.
+
+    Raises `ValueError` when `folder` is not a folder or holds no cube.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise ValueError(f"data folder not found: {root}")
+    entries = sorted(p for p in root.iterdir() if p.is_dir() or p.suffix.lower() in _ARRAY_SUFFIXES)
+    if not entries:
+        raise ValueError(f"no cubes (.mat/.npy/.npz/.h5 files or PNG folders) found in {root}")
+    return entries
 
 
 def load_mask(path, key: str = "mask") -> np.ndarray:

@@ -137,6 +137,41 @@ def test_pansharpening_train_and_evaluate(tmp_path, capsys):
     assert any((tmp_path / "fig").glob("*.png"))
 
 
+def test_pansharpening_on_a_folder_of_cubes_holds_out_and_reports_bicubic(tmp_path, capsys):
+    from tests.tasks.pansharpening.conftest import write_npy_folder
+
+    folder = tmp_path / "cubes"
+    write_npy_folder(folder, count=3, size=(16, 16), bands=6)
+    out = tmp_path / "ps"
+    code = main(["train", "--task", "pansharpening", "--data", str(folder), "--validation-scenes", "1",
+                 "--crop", "8", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2",
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["validation_scenes"] == 1
+    assert set(run["validation"]["bicubic"]) == {"PSNR", "CC", "SSIM", "SAM", "ERGAS"}
+    printed = capsys.readouterr().out
+    assert "held-out scenes:" in printed and any(line.startswith("bicubic ") for line in printed.splitlines())
+    target = tmp_path / "eval.json"
+    code = main(["evaluate", "--task", "pansharpening", "--model", str(out / "savedmodel"), "--data", str(folder),
+                 "--crop", "12", "--json", str(target)])
+    assert code == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    model_row = next(r for r in rows if r[:1] == ["model"])
+    bicubic_row = next(r for r in rows if r[:1] == ["bicubic"])
+    result = json.loads(target.read_text())
+    assert float(model_row[1]) == pytest.approx(result["PSNR"], abs=1e-3)
+    assert float(bicubic_row[1]) == pytest.approx(result["bicubic"]["PSNR"], abs=1e-3)
+    other = tmp_path / "five"
+    write_npy_folder(other, count=1, bands=5)
+    assert main(["evaluate", "--task", "pansharpening", "--model", str(out / "savedmodel"),
+                 "--data", str(other)]) == 2
+    assert "the model outputs 6 bands but" in capsys.readouterr().err
+    assert main(["train", "--task", "pansharpening", "--data", str(folder), "--validation-scenes", "3",
+                 "--out", str(tmp_path / "none"), "--quiet"]) == 2
+    assert "leaves no training scene" in capsys.readouterr().err
+
+
 def test_restoration_train_and_evaluate(tmp_path, capsys):
     pytest.importorskip("skimage", reason="the restoration demo images come from scikit-image")
     out = tmp_path / "dn"

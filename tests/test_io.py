@@ -264,3 +264,24 @@ def test_the_shared_cave_scenes(shared_dir):
         assert resampled.shape == (512, 512, 28)
         # 550 nm is not a CASSI band; 551.5 nm is, 15% of the way from 550 to 560 nm.
         np.testing.assert_allclose(resampled[..., 17], 0.85 * cube[..., 15] + 0.15 * cube[..., 16], atol=1e-6)
+
+
+def test_scene_entries_lists_cube_files_and_folders_in_name_order(tmp_path):
+    for name in ("b.npy", "a.mat", "c.H5", "d.npz", "e.hdf5", "notes.txt", "preview.png"):
+        (tmp_path / name).write_bytes(b"")
+    _cave_scene(tmp_path, "z")
+    assert [p.name for p in io.scene_entries(tmp_path)] == ["a.mat", "b.npy", "c.H5", "d.npz", "e.hdf5", "z_ms"]
+    with pytest.raises(ValueError, match="data folder not found"):
+        io.scene_entries(tmp_path / "missing")
+    with pytest.raises(ValueError, match="data folder not found"):
+        io.scene_entries(tmp_path / "b.npy")  # a file is not a folder
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("")
+    with pytest.raises(ValueError, match=r"no cubes .* found in .*empty"):
+        io.scene_entries(tmp_path / "empty")
+
+
+def test_scene_entries_is_still_importable_from_the_cassi_task():
+    from larq_hsi.tasks.cassi import dataset
+
+    assert dataset.scene_entries is io.scene_entries

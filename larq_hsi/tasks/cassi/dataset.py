@@ -14,28 +14,16 @@ import numpy as np
 import tensorflow as tf
 
 from larq_hsi import io
+from larq_hsi.io import scene_entries
 from larq_hsi.spectra import CASSI_WAVELENGTHS
 from larq_hsi.synthetic import synthetic_scenes
 from larq_hsi.tasks.cassi import physics
 
-__all__ = ["cassi_training_data", "load_scenes", "scene_entries"]
-
-_CUBE_SUFFIXES = (".mat", ".npy", ".npz", ".h5", ".hdf5")
-
-
-def scene_entries(folder) -> list[Path]:
-    """The cubes of a folder, in name order: every `.mat`/`.npy`/`.npz`/`.h5` file and every sub-folder."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise ValueError(f"data folder not found: {root}")
-    entries = sorted(p for p in root.iterdir() if p.is_dir() or p.suffix.lower() in _CUBE_SUFFIXES)
-    if not entries:
-        raise ValueError(f"no cubes (.mat/.npy/.npz/.h5 files or PNG folders) found in {root}")
-    return entries
+__all__ = ["cassi_training_data", "load_scenes"]  # scene_entries, now in larq_hsi.io, stays importable from here
 
 
 def load_scenes(folder: str | None, count: int, size: int, seed: int, bands: int = 28) -> list[np.ndarray]:
-    """Cubes from a folder (`scene_entries`), or `count` synthetic ones of `size`.
+    """Cubes from a folder (`larq_hsi.io.scene_entries`), or `count` synthetic ones of `size`.
 
     A folder of CAVE scene folders (as downloaded, 31 bands at 400-700 nm)
     works as well: cubes that know their wavelengths are resampled to the 28

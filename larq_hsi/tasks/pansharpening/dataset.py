@@ -2,13 +2,16 @@
 
 Readers: `load_pansharpening` reads the HyperPanCollection/PanCollection
 layout (`.mat` or `.h5` with `gt`, `ms`, `lms`, `pan`; PyTorch's `(N, C, H, W)`
-or channels-last). `synthetic_pansharpening` simulates from
+or channels-last). `load_pansharpening_scenes` simulates samples by Wald's
+protocol from a folder of raw cubes (any `larq_hsi.io.load_cube` format, the
+CAVE database as downloaded included). `synthetic_pansharpening` simulates from
 `larq_hsi.synthetic.synthetic_scenes` (a synthetic stand-in, not a benchmark).
 Training pairs are `((ms, pan), gt)` (`pansharpening_training_data`).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,7 @@ __all__ = [
     "check_sample",
     "extract_patches",
     "load_pansharpening",
+    "load_pansharpening_scenes",
     "pansharpening_training_data",
     "ratio_of",
     "synthetic_pansharpening",
@@ -128,6 +132,89 @@ def load_pansharpening(path, ratio: int | None = None, scale: float | None = Non
         lms = tf.image.resize(ms, (ms.shape[1] * r, ms.shape[2] * r), method="bicubic").numpy()
         sample["lms"] = (lms if sample["ms"].ndim == 4 else lms[0]).astype(np.float32)
     return sample
+
+
+def _centre_crop(cube: np.ndarray, height: int, width: int) -> np.ndarray:
+    top, left = (cube.shape[0] - height) // 2, (cube.shape[1] - width) // 2
+    return cube[top : top + height, left : left + width]
+
+
+def load_pansharpening_scenes(
+    folder,
+    ratio: int = 4,
+    crop: int | None = None,
+    key: str | None = None,
+    scale="auto",
+    **simulate_kwargs,
+) -> dict:
+    r"""Wald's-protocol samples simulated from every cube of a folder, stacked `(N, h, w, B)`.
+
+    `folder`: a folder of cubes (`larq_hsi.io.scene_entries`: `.mat`/`.npy`/
+    `.npz`/`.h5` files and folders of per-band PNGs, the CAVE database as
+    downloaded included, in name order), or a sequence of such paths. Each
+    cube \(X\) `(H, W, B)` is read by `larq_hsi.io.load_cube` (`key`,
+    `scale`) with its own band count \(B\), which must be the same for every
+    cube, and is simulated by `simulate.simulate` (`ratio` \(s\), `**simulate_kwargs`):
+
+    - `gt` \(= X\), `ms` \(= \downarrow_s(G_\sigma * X)\) (Gaussian MTF blur, decimation by \(s\)),
+      `lms` \(= \mathrm{bicubic}_s(\texttt{ms})\);
+    - `pan` \(P = \sum_b r_b X_b\) with `simulate.default_spectral_response`: where the cube
+      knows its wavelengths \(\lambda_b\) (`larq_hsi.io.cube_wavelengths`: a CAVE folder,
+      \(\lambda_n = 400 + 10(n - 1)\) nm), \(r_b \propto [450 \le \lambda_b \le 900\,\mathrm{nm}]\)
+      (CAVE: the 26 bands from 450 to 700 nm, each \(1/26\)); otherwise \(r_b = 1/B\). A
+      `wavelengths=` or `srf=` in `simulate_kwargs` applies to every cube instead.
+
+    Sizes: with `crop` (a positive multiple of \(s\), at most the smallest
+    cube), the centre `crop` x `crop` window of every cube; without, every cube
+    is centre-cropped to the smallest height and the smallest width among the
+    cubes, each rounded down to a multiple of \(s\): cubes of one size whose
+    sides are multiples of \(s\) (CAVE's 512 x 512) are kept whole. The centre
+    \(h \times w\) window of an \(H \times W\) cube starts at
+    \((\lfloor (H - h)/2 \rfloor, \lfloor (W - w)/2 \rfloor)\).
+
+    Returns `{"gt", "ms", "lms", "pan"}` stacks, `gt`/`lms` `(N, h, w, B)`,
+    `ms` `(N, h/s, w/s, B)`, `pan` `(N, h, w, 1)`, float32, in the order of
+    the cubes. Raises `ValueError` (one line, naming the file where there is
+    one) for a folder without cubes, band counts that differ, a `crop` that is
+    not a positive multiple of the ratio or larger than a cube, or a cube
+    smaller than the ratio; the readers' errors otherwise.
+    """
+    if isinstance(ratio, bool) or not isinstance(ratio, int) or ratio < 1:
+        raise ValueError(f"ratio must be an integer >= 1, got {ratio!r}")
+    if crop is not None and (isinstance(crop, bool) or not isinstance(crop, int) or crop < ratio or crop % ratio):
+        raise ValueError(f"crop must be a positive multiple of the ratio {ratio}, got {crop!r}")
+    if isinstance(folder, (str, os.PathLike)):
+        entries = io.scene_entries(folder)
+    else:
+        entries = [Path(p) for p in folder]
+        if not entries:
+            raise ValueError("load_pansharpening_scenes: no cube paths given")
+    cubes = []
+    for path in entries:
+        cube = io.load_cube(path, key=key, scale=scale)
+        if cubes and cube.shape[-1] != cubes[0].shape[-1]:
+            raise ValueError(f"{path}: {cube.shape[-1]} bands, but {entries[0]} has {cubes[0].shape[-1]}; "
+                             "every cube of a pan-sharpening folder must have the same band count")
+        if crop is not None and min(cube.shape[:2]) < crop:
+            raise ValueError(f"{path}: the cube ({cube.shape[0]}x{cube.shape[1]}) is smaller than crop {crop}")
+        cubes.append(cube if crop is None else _centre_crop(cube, crop, crop))
+    if crop is not None:
+        height = width = crop
+    else:
+        height = min(c.shape[0] for c in cubes) // ratio * ratio
+        width = min(c.shape[1] for c in cubes) // ratio * ratio
+        if height == 0 or width == 0:
+            smallest = min(range(len(cubes)), key=lambda i: min(cubes[i].shape[:2]))
+            raise ValueError(f"{entries[smallest]}: the cube ({cubes[smallest].shape[0]}x"
+                             f"{cubes[smallest].shape[1]}) is smaller than the ratio {ratio}")
+    override = "wavelengths" in simulate_kwargs or "srf" in simulate_kwargs
+    samples = []
+    for path, cube in zip(entries, cubes):
+        kwargs = dict(simulate_kwargs)
+        if not override:
+            kwargs["wavelengths"] = io.cube_wavelengths(path)
+        samples.append(simulate(_centre_crop(cube, height, width), ratio=ratio, **kwargs))
+    return {k: np.stack([s[k] for s in samples]) for k in KEYS}
 
 
 def extract_patches(sample: dict, crop_size: int = 64, stride: int | None = None, ratio: int | None = None) -> dict:

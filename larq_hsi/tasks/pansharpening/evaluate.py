@@ -1,7 +1,8 @@
 """Scoring pan-sharpening: HS-BiNet Table 1's reduced-resolution metrics and Table 2's no-reference ones.
 
-`evaluate_model` gives PSNR, CC, SSIM, SAM (degrees) and ERGAS and writes
-Fig. 8-style PNGs (`larq_hsi.viz.save_pansharpening_figures`);
+`evaluate_model` gives PSNR, CC, SSIM, SAM (degrees) and ERGAS, the same
+metrics of the trivial baseline (the bicubic upsampling `lms`) beside them,
+and writes Fig. 8-style PNGs (`larq_hsi.viz.save_pansharpening_figures`);
 `full_resolution_metrics` gives D_lambda, D_s and QNR.
 """
 
@@ -14,7 +15,7 @@ from larq_hsi import metrics as M
 from larq_hsi import viz
 from larq_hsi.tasks.pansharpening.dataset import check_sample, ratio_of
 
-__all__ = ["evaluate_model", "full_resolution_metrics", "predict"]
+__all__ = ["METRICS", "evaluate_model", "full_resolution_metrics", "predict", "reduced_resolution_metrics"]
 
 
 def predict(model: tf.keras.Model, sample: dict, batch_size: int = 4) -> np.ndarray:
@@ -27,6 +28,34 @@ def predict(model: tf.keras.Model, sample: dict, batch_size: int = 4) -> np.ndar
     return out[0] if single else out
 
 
+#: Table 1's reduced-resolution metrics, in the order they are printed.
+METRICS = ("PSNR", "CC", "SSIM", "SAM", "ERGAS")
+
+
+def reduced_resolution_metrics(gt, estimate, ratio: int, max_val: float = 1.0) -> dict:
+    r"""Table 1's metrics of `estimate` against the reference `gt` (both `(H, W, C)` or `(N, H, W, C)`).
+
+    Each is the mean over the \(N\) images of (`larq_hsi.metrics`), with \(X\)
+    the reference, \(\hat X\) the estimate, \(C\) bands and \(s\) = `ratio`:
+
+    - PSNR \(= 10\log_{10}(\text{max\_val}^2 / \mathrm{mean}(X - \hat X)^2)\) over the whole cube (dB);
+    - CC, the mean over bands of the Pearson correlation of \(X_b\) and \(\hat X_b\);
+    - SSIM, the mean over bands of single-band SSIM with peak `max_val`;
+    - SAM, the mean over pixels of \(\arccos\frac{\langle x, \hat x\rangle}{\|x\|\|\hat x\|}\)
+      between the spectra (degrees);
+    - ERGAS \(= \frac{100}{s}\sqrt{\frac{1}{C}\sum_b(\mathrm{RMSE}_b/\mu_b)^2}\).
+
+    Returns `{"PSNR", "CC", "SSIM", "SAM", "ERGAS"}` as floats.
+    """
+    return {
+        "PSNR": float(np.mean(M.psnr(gt, estimate, max_val=max_val))),
+        "CC": float(np.mean(M.cc(gt, estimate))),
+        "SSIM": float(np.mean(M.ssim(gt, estimate, max_val=max_val))),
+        "SAM": float(np.mean(M.sam(gt, estimate))),
+        "ERGAS": float(np.mean(M.ergas(gt, estimate, ratio=ratio))),
+    }
+
+
 def evaluate_model(
     model_or_prediction,
     sample: dict,
@@ -37,13 +66,18 @@ def evaluate_model(
     rgb_bands=None,
     error_band=None,
     max_val: float = 1.0,
+    baseline: bool = True,
 ) -> dict:
     """Table 1's metrics of a model (or of precomputed predictions) on a reduced-resolution sample.
 
     Returns `{"PSNR", "CC", "SSIM", "SAM", "ERGAS"}` as floats, each the mean
-    over the images of the sample (PSNR over the whole cube with peak
-    `max_val`, CC the band-mean correlation, SSIM the band-mean SSIM, SAM in
-    degrees, ERGAS with the sample's ratio). With `out_dir`, writes
+    over the images of the sample (`reduced_resolution_metrics`: PSNR over the
+    whole cube with peak `max_val`, CC the band-mean correlation, SSIM the
+    band-mean SSIM, SAM in degrees, ERGAS with the sample's ratio). With
+    `baseline` (the default), `"bicubic"` holds the same five metrics of the
+    trivial baseline, the bicubic upsampling of `ms` (the sample's `lms`, or
+    `tf.image.resize(ms, method="bicubic")` when it has none), which a trained
+    model must beat (a fresh HS-BiNet reproduces it). With `out_dir`, writes
     `larq_hsi.viz.save_pansharpening_figures` PNGs of image `index` and adds their paths under `"figures"`.
     """
     sample = check_sample(sample, ratio, "evaluate_model")
@@ -58,13 +92,9 @@ def evaluate_model(
     gt = sample["gt"]
     if prediction.shape != gt.shape:
         raise ValueError(f"evaluate_model: prediction shape {prediction.shape} differs from gt {gt.shape}")
-    result = {
-        "PSNR": float(np.mean(M.psnr(gt, prediction, max_val=max_val))),
-        "CC": float(np.mean(M.cc(gt, prediction))),
-        "SSIM": float(np.mean(M.ssim(gt, prediction, max_val=max_val))),
-        "SAM": float(np.mean(M.sam(gt, prediction))),
-        "ERGAS": float(np.mean(M.ergas(gt, prediction, ratio=ratio))),
-    }
+    result = reduced_resolution_metrics(gt, prediction, ratio, max_val)
+    if baseline:
+        result["bicubic"] = reduced_resolution_metrics(gt, _bicubic(sample, ratio), ratio, max_val)
     if out_dir is not None:
         pick = (lambda a: a[index]) if gt.ndim == 4 else (lambda a: a)
         lms = sample.get("lms")
@@ -73,6 +103,15 @@ def evaluate_model(
             rgb_bands=rgb_bands, error_band=error_band,
         )
     return result
+
+
+def _bicubic(sample: dict, ratio: int) -> np.ndarray:
+    """The sample's `lms`, or `ms` upsampled by `ratio` with bicubic interpolation when it has none."""
+    if "lms" in sample:
+        return sample["lms"]
+    ms = sample["ms"] if sample["ms"].ndim == 4 else sample["ms"][None]
+    lms = tf.image.resize(ms, (ms.shape[1] * ratio, ms.shape[2] * ratio), method="bicubic").numpy()
+    return (lms if sample["ms"].ndim == 4 else lms[0]).astype(np.float32)
 
 
 def full_resolution_metrics(model_or_prediction, sample: dict, block_size: int = 32, batch_size: int = 4) -> dict:

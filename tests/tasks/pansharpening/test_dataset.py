@@ -89,3 +89,96 @@ def test_reader_errors_name_the_file(tmp_path, rng):
         D.load_pansharpening(path)
     with pytest.raises(FileNotFoundError, match="nope.h5"):
         D.load_pansharpening(tmp_path / "nope.h5")
+
+
+# --------------------------------------------------------------------------- folders of cubes (Wald's protocol)
+
+
+def test_a_folder_of_npy_cubes_is_simulated_cube_by_cube(npy_folder):
+    folder, cubes = npy_folder
+    (folder / "notes.txt").write_text("not a cube")  # ignored
+    sample = D.load_pansharpening_scenes(folder)
+    assert sample["gt"].shape == (3, 16, 16, 8) and sample["lms"].shape == (3, 16, 16, 8)
+    assert sample["ms"].shape == (3, 4, 4, 8) and sample["pan"].shape == (3, 16, 16, 1)
+    assert all(v.dtype == np.float32 for v in sample.values())
+    for n, cube in enumerate(cubes):  # name order, native band count, whole cubes
+        np.testing.assert_array_equal(sample["gt"][n], cube)
+        expected = simulate(cube, ratio=4)
+        for k in ("ms", "lms", "pan"):
+            np.testing.assert_allclose(sample[k][n], expected[k], rtol=1e-6, atol=1e-7)
+        # No wavelengths known: the PAN is the band mean.
+        np.testing.assert_allclose(sample["pan"][n, ..., 0], cube.mean(-1), rtol=1e-5)
+    ratio2 = D.load_pansharpening_scenes(folder, ratio=2)
+    assert ratio2["ms"].shape == (3, 8, 8, 8)
+    # A sequence of paths works too, in the order given.
+    picked = D.load_pansharpening_scenes([folder / "c.npy", folder / "a.npy"])
+    np.testing.assert_array_equal(picked["gt"], np.stack([cubes[2], cubes[0]]))
+
+
+def test_a_cave_folder_uses_its_wavelengths_for_the_pan(cave_folder):
+    folder, cubes = cave_folder
+    sample = D.load_pansharpening_scenes(folder)
+    assert sample["gt"].shape == (2, 16, 16, 31) and sample["ms"].shape == (2, 4, 4, 31)
+    np.testing.assert_allclose(sample["gt"], np.stack(cubes), rtol=1e-6)
+    # CAVE band n is at 400 + 10 (n - 1) nm: the 450-900 nm PAN averages bands 6..31 (450..700 nm).
+    pan = np.stack(cubes)[..., 5:].mean(-1)
+    np.testing.assert_allclose(sample["pan"][..., 0], pan, rtol=1e-5)
+    assert np.abs(sample["pan"][..., 0] - np.stack(cubes).mean(-1)).max() > 1e-3  # not the plain band mean
+    # An explicit srf applies to every cube instead.
+    srf = np.zeros(31)
+    srf[0] = 1.0
+    first = D.load_pansharpening_scenes(folder, srf=srf)
+    np.testing.assert_allclose(first["pan"][..., 0], np.stack(cubes)[..., 0], rtol=1e-6)
+
+
+def test_cubes_of_different_sizes_are_centre_cropped_to_the_smallest_common_size(tmp_path, rng):
+    folder = tmp_path / "sizes"
+    folder.mkdir()
+    tall, wide = rng.uniform(size=(22, 17, 3)), rng.uniform(size=(18, 30, 3))
+    np.save(folder / "a.npy", tall)
+    scipy.io.savemat(folder / "b.mat", {"cube": wide})
+    sample = D.load_pansharpening_scenes(folder)
+    # min height 18 -> 16, min width 17 -> 16; windows start at ((H - 16) // 2, (W - 16) // 2).
+    assert sample["gt"].shape == (2, 16, 16, 3)
+    np.testing.assert_allclose(sample["gt"][0], tall[3:19, 0:16], rtol=1e-6)
+    np.testing.assert_allclose(sample["gt"][1], wide[1:17, 7:23], rtol=1e-6)
+    cropped = D.load_pansharpening_scenes(folder, crop=8)
+    assert cropped["gt"].shape == (2, 8, 8, 3) and cropped["ms"].shape == (2, 2, 2, 3)
+    np.testing.assert_allclose(cropped["gt"][1], wide[5:13, 11:19], rtol=1e-6)
+
+
+def test_folder_errors_are_one_line_and_name_the_file(npy_folder, tmp_path):
+    folder, _ = npy_folder
+    np.save(folder / "d.npy", np.full((16, 16, 5), 0.5, np.float32))
+    with pytest.raises(ValueError, match=r"d\.npy: 5 bands, but .*a\.npy has 8; every cube") as error:
+        D.load_pansharpening_scenes(folder)
+    assert "\n" not in str(error.value)
+    (folder / "d.npy").unlink()
+    for crop in (6, 2, 0):
+        with pytest.raises(ValueError, match=f"crop must be a positive multiple of the ratio 4, got {crop}"):
+            D.load_pansharpening_scenes(folder, crop=crop)
+    with pytest.raises(ValueError, match=r"a\.npy: the cube \(16x16\) is smaller than crop 20"):
+        D.load_pansharpening_scenes(folder, crop=20)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no cubes"):
+        D.load_pansharpening_scenes(empty)
+    np.save(tmp_path / "tiny.npy", np.ones((3, 3, 8), np.float32))
+    with pytest.raises(ValueError, match=r"tiny\.npy: the cube \(3x3\) is smaller than the ratio 4"):
+        D.load_pansharpening_scenes([tmp_path / "tiny.npy"])
+
+
+def test_the_shared_cave_scenes_as_pansharpening_samples(shared_dir):
+    from larq_hsi import io
+    from larq_hsi.metrics import psnr
+
+    cave = shared_dir / "data" / "cave"
+    scenes = io.scene_entries(cave)[:2]
+    sample = D.load_pansharpening_scenes(scenes, crop=64)
+    assert sample["gt"].shape == (2, 64, 64, 31) and sample["ms"].shape == (2, 16, 16, 31)
+    np.testing.assert_array_equal(sample["gt"][0], io.load_cube(scenes[0])[224:288, 224:288])
+    assert 0.0 <= sample["gt"].min() and sample["gt"].max() <= 1.0 and sample["gt"].std() > 0.01
+    np.testing.assert_allclose(sample["pan"][..., 0], sample["gt"][..., 5:].mean(-1), rtol=1e-5, atol=1e-7)
+    # Bicubic upsampling is a fair but imperfect baseline on real scenes.
+    bicubic = psnr(sample["gt"], sample["lms"]).numpy()
+    assert np.all((bicubic > 20) & (bicubic < 60)), bicubic

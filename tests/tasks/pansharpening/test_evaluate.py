@@ -27,7 +27,32 @@ def test_cc_closed_forms(rng):
 def test_evaluate_identity_gives_table_1_ideal_values(rng):
     sample = simulate(rng.uniform(0.1, 1.0, size=(2, 16, 16, 4)), ratio=4)
     result = E.evaluate_model(sample["gt"], sample)
+    bicubic = result.pop("bicubic")
     assert result == {"PSNR": math.inf, "CC": 1.0, "SSIM": pytest.approx(1.0), "SAM": 0.0, "ERGAS": 0.0}
+    # The bicubic baseline of blurred, decimated noise is far from ideal.
+    assert bicubic["PSNR"] < 30 and bicubic["ERGAS"] > 1 and bicubic["CC"] < 0.9
+    assert "bicubic" not in E.evaluate_model(sample["gt"], sample, baseline=False)
+
+
+def test_the_bicubic_baseline_is_the_metrics_of_lms(rng):
+    sample = simulate(rng.uniform(0.1, 1.0, size=(2, 32, 32, 5)), ratio=4)
+    gt, lms = sample["gt"], sample["lms"]
+    result = E.evaluate_model(0.9 * gt, sample)
+    direct = {
+        "PSNR": float(np.mean(M.psnr(gt, lms))), "CC": float(np.mean(M.cc(gt, lms))),
+        "SSIM": float(np.mean(M.ssim(gt, lms))), "SAM": float(np.mean(M.sam(gt, lms))),
+        "ERGAS": float(np.mean(M.ergas(gt, lms, ratio=4))),
+    }
+    assert result["bicubic"] == pytest.approx(direct, rel=1e-6)
+    # Scoring lms as the prediction gives the same numbers; the model's own are different.
+    scored = E.evaluate_model(lms, sample, baseline=False)
+    assert scored == pytest.approx(direct, rel=1e-6)
+    assert result["PSNR"] != pytest.approx(direct["PSNR"], rel=1e-3)
+    # Without lms in the sample, the baseline upsamples ms bicubically, as simulate does.
+    without = E.evaluate_model(0.9 * gt, {k: v for k, v in sample.items() if k != "lms"})
+    assert without["bicubic"] == pytest.approx(direct, rel=1e-5)
+    one = E.evaluate_model(gt[0], {k: v[0] for k, v in sample.items() if k != "lms"})
+    assert one["bicubic"]["PSNR"] == pytest.approx(float(M.psnr(gt[0], lms[0])), rel=1e-5)
 
 
 def test_evaluate_scaled_reference_gives_closed_forms(rng, tmp_path):

@@ -95,3 +95,72 @@ def test_train_runs_the_recipe_on_synthetic_patches():
     pred = model([data["ms"], data["pan"]], training=False).numpy()
     mae = np.mean(np.abs(pred - data["gt"]))
     assert model.evaluate([data["ms"], data["pan"]], data["gt"], verbose=0)[0] == pytest.approx(mae, rel=1e-5)
+
+
+# --------------------------------------------------------------------------- a folder of cubes
+
+
+def test_a_data_folder_trains_on_all_but_its_last_two_cubes(npy_folder, tmp_path):
+    from larq_hsi.tasks.pansharpening.dataset import load_pansharpening_scenes
+    from larq_hsi.tasks.pansharpening.evaluate import evaluate_model
+    from larq_hsi.tasks.pansharpening.recipe import PansharpeningConfig
+
+    folder, cubes = npy_folder
+    config = PansharpeningConfig(out_dir=str(tmp_path / "run"), data=str(folder), crop_size=8, bands=31)
+    train, held_out = config._samples
+    # a.npy trains (cut into four 8x8 patches); b.npy and c.npy are held out whole.
+    assert train["gt"].shape == (4, 8, 8, 8)
+    np.testing.assert_array_equal(train["gt"][0], cubes[0][:8, :8])
+    np.testing.assert_array_equal(held_out["gt"], np.stack(cubes[1:]))
+    model = config.build_model()
+    assert model.output_shape[-1] == 8  # the data's bands, not bands=31
+    result = config.evaluate(model)
+    assert set(result) >= {"PSNR", "CC", "SSIM", "SAM", "ERGAS", "bicubic", "figures"}
+    everything = load_pansharpening_scenes(folder)
+    direct = evaluate_model(model, {k: v[1:] for k, v in everything.items()})
+    assert result["bicubic"] == direct["bicubic"] and result["PSNR"] == pytest.approx(direct["PSNR"])
+    # ... and not of all three cubes.
+    assert result["bicubic"]["PSNR"] != pytest.approx(evaluate_model(model, everything)["bicubic"]["PSNR"],
+                                                      rel=1e-4)
+    # A fresh HS-BiNet is the bicubic upsampling: its metrics are the baseline's.
+    assert result["PSNR"] == pytest.approx(result["bicubic"]["PSNR"], abs=1e-3)
+    one = PansharpeningConfig(out_dir="x", data=str(folder), validation_scenes=1)._samples
+    assert len(one[0]["gt"]) == 2 and len(one[1]["gt"]) == 1
+    assert PansharpeningConfig(out_dir="x", data=str(folder), validation_scenes=0)._samples[1] is None
+
+
+def test_holding_out_every_cube_or_a_files_samples_is_refused(npy_folder, tmp_path, rng):
+    import h5py
+
+    from larq_hsi.tasks.pansharpening.recipe import PansharpeningConfig
+
+    folder, _ = npy_folder
+    with pytest.raises(ValueError, match="validation_scenes=3 leaves no training scene: .* holds 3 cube"):
+        PansharpeningConfig(out_dir="x", data=str(folder), validation_scenes=3).training_data()
+    with pytest.raises(ValueError, match="validation_scenes must be >= 0"):
+        PansharpeningConfig(out_dir="x", validation_scenes=-1)
+    sample = synthetic_pansharpening(count=2, size=16, bands=3, seed=0)
+    path = tmp_path / "samples.h5"
+    with h5py.File(path, "w") as f:
+        for k, v in sample.items():
+            f[k] = v
+    assert PansharpeningConfig(out_dir="x", data=str(path))._samples[1] is None  # a file: as before
+    with pytest.raises(ValueError, match=r"validation_scenes=1: .*samples\.h5 is a file"):
+        PansharpeningConfig(out_dir="x", data=str(path), validation_scenes=1).training_data()
+    synthetic = PansharpeningConfig(out_dir="x", scenes=1, scene_size=16, bands=3, validation_scenes=3)
+    assert len(synthetic._samples[1]["gt"]) == 3
+
+
+def test_steps_per_epoch_shorter_than_a_pass_runs_every_epoch():
+    """Keras stops a finite dataset that runs out; the recipe repeats it when steps_per_epoch is set."""
+    from larq_hsi.tasks.pansharpening.recipe import PansharpeningConfig
+
+    config = PansharpeningConfig(out_dir="x", scenes=1, scene_size=32, bands=3, crop_size=16, batch_size=1,
+                                 epochs=3, steps_per_epoch=3, validation_scenes=0)
+    assert len(config._samples[0]["gt"]) == 4  # one pass is 4 batches; 3 epochs of 3 need 9
+    model = HSBiNet(bands=3, ratio=4, hidden=4, num_blocks=0, input_size=None)
+    config.compile(model)
+    history = model.fit(config.training_data(), epochs=3, steps_per_epoch=3, verbose=0)
+    assert len(history.history["loss"]) == 3 and model.optimizer.iterations.numpy() == 9
+    whole = PansharpeningConfig(out_dir="x", scenes=1, scene_size=32, bands=3, crop_size=16, batch_size=1)
+    assert whole.training_data().cardinality().numpy() == 4  # steps_per_epoch=None: one pass per epoch
