@@ -65,8 +65,8 @@ def main(argv=None) -> int:
         args.steps, args.every = 20, 10
     cave = SHARED / "cave"
     if not cave.is_dir():
-        print(f"needs the CAVE scenes in {cave}", file=sys.stderr)
-        return 2
+        print(f"skipped: needs the CAVE scenes in {cave}", file=sys.stderr)
+        return 0
     entries = scene_entries(cave)
     cubes = [io.load_cube(p, expected_bands=28, wavelengths=CASSI_WAVELENGTHS) for p in entries]
     train_cubes, test_cubes = cubes[: -args.held_out], cubes[-args.held_out :]

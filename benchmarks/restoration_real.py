@@ -81,8 +81,8 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=2e-4)
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
-        print(f"needs the benchmark images in {SHARED}", file=sys.stderr)
-        return 1
+        print(f"skipped: needs the benchmark images in {SHARED}", file=sys.stderr)
+        return 0
     seconds = 60 if args.quick else args.minutes * 60
     out = Path(args.out)
     train_dn, test_dn = _split(out / "splits")

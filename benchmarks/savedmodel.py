@@ -7,9 +7,9 @@ Prints one table row per step with the protobuf version and implementation
 (`python`, `cpp` or `upb`). Compare runtimes by putting another protobuf first
 on the path:
 
-    python benchmarks/savedmodel.py                         # the pinned protobuf
-    pip install --target /tmp/pb4 --no-deps protobuf==4.25.5
-    PYTHONPATH=/tmp/pb4 python benchmarks/savedmodel.py     # a compiled 4.x runtime
+    python benchmarks/savedmodel.py                         # the pinned protobuf (4.25.5, upb)
+    pip install --target /tmp/pb3 --no-deps protobuf==3.20.3
+    PYTHONPATH=/tmp/pb3 python benchmarks/savedmodel.py     # the old pin: pure Python on 3.11
     python benchmarks/savedmodel.py --quick                 # same table, one repeat, 64x64 input
 """
 
