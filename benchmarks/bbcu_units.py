@@ -18,6 +18,7 @@ within its noise; run with `--seeds 0 1 2` to see that spread.
 
     .venv/bin/python benchmarks/bbcu_units.py                  # about 7 CPU-minutes (2 cores)
     .venv/bin/python benchmarks/bbcu_units.py --steps 100      # a quick look
+    .venv/bin/python benchmarks/bbcu_units.py --quick          # the same table at QUICK's defaults, under 2 minutes
 
 Observed (default run, seed 0; 12 min wall on a shared 2-core machine):
 
@@ -47,6 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import _quick  # noqa: E402
 from larq_hsi import complexity, training  # noqa: E402
 from larq_hsi.models import registry  # noqa: E402
 from larq_hsi.models.bbcu import bbcu_part_prefixes  # noqa: E402
@@ -61,6 +63,7 @@ TRAIN = ("astronaut", "coffee")  # the recipe's default training photographs
 TEST = ("chelsea", "rocket")
 TEST_SEED = 123  # of the test images' noise
 VERSIONS = ("v1", "v2", "v3", "v4")
+QUICK = {"steps": 40}  # `--quick`: defaults only; every row stays
 
 
 def build(version, features, depth, input_size=None):
@@ -125,7 +128,7 @@ def main(argv=None):
     parser.add_argument("--versions", nargs="+", default=list(VERSIONS), choices=[*VERSIONS, "full"])
     parser.add_argument("--out", default=None, help="keep each run's folder (run.json, log.csv, savedmodel/) "
                                                     "under OUT/VERSION_seedSEED (default: a temporary folder)")
-    args = parser.parse_args(argv)
+    args = _quick.parse_args(parser, argv, QUICK)
     with tempfile.TemporaryDirectory() as tmp:
         report(args, tmp)
 
@@ -134,6 +137,7 @@ def report(args, tmp):
     test_pairs = evaluation_pairs(sample_images(TEST), "denoise", args.sigma, seed=TEST_SEED)
     noisy_psnr = [float(task_psnr("denoise", c, n)) for n, c in test_pairs]
 
+    _quick.announce(args)
     print(f"sigma-{args.sigma:g} colour denoising, DnCNN depth {args.depth}, {args.features} features, "
           f"{args.steps} steps of {args.batch} x {args.patch}^2 patches from {', '.join(TRAIN)}; "
           f"seeds {args.seeds}")

@@ -25,6 +25,7 @@ Run it with
     .venv/bin/python benchmarks/bisrnet_train_step.py
     .venv/bin/python benchmarks/bisrnet_train_step.py --profile
     .venv/bin/python benchmarks/bisrnet_train_step.py --repeats 3 --size 128 --fit
+    .venv/bin/python benchmarks/bisrnet_train_step.py --quick     # the same table at 64x64, 1 warm-up, 2 repeats
 
 The default run takes about 2.5 minutes on 2 cores (about one minute of it is
 the tracing and first call of the training step); `--profile` adds about 2
@@ -54,11 +55,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import _quick  # noqa: E402
 from larq_hsi.models import BiSRNet  # noqa: E402
 
 REFERENCE_SECONDS = 2.9
 REFERENCE_TEXT = "reference PyTorch implementation: about 2.9 s per training step on a 2-core machine"
 BANDS = 28
+QUICK = {"size": 64, "warmup": 1, "repeats": 2}  # `--quick`: the per-step figure is not the reference's
 
 
 # --------------------------------------------------------------------------- timing
@@ -307,7 +310,7 @@ def parse_args(argv=None):
     parser.add_argument("--fit", action="store_true", help="also time model.fit's steps")
     parser.add_argument("--profile", action="store_true", help="explain what dominates the step")
     parser.add_argument("--top", type=int, default=15, help="rows per profile table (15)")
-    args = parser.parse_args(argv)
+    args = _quick.parse_args(parser, argv, QUICK)
     if args.repeats < 1 or args.warmup < 0 or args.batch < 1 or args.size < 8:
         parser.error("need --repeats >= 1, --warmup >= 0, --batch >= 1, --size >= 8")
     return args
@@ -319,6 +322,7 @@ def main(argv=None):
     tf.get_logger().setLevel("ERROR")
     wall = time.perf_counter()
     load_before = os.getloadavg()
+    _quick.announce(args)
     print(f"BiSRNet (simulation) on CPU: TF {tf.__version__}, {os.cpu_count()} cores, "
           f"batch {args.batch}, {args.size}x{args.size}x{BANDS}, {args.optimizer}, "
           f"warmup {args.warmup}, repeats {args.repeats}")
@@ -356,7 +360,7 @@ def main(argv=None):
     verdict = (f"faster: {1 / ratio:.2f}x" if ratio < 1 else f"not faster: {ratio:.2f}x slower")
     print(f"this run: {step_median:.2f} s per training step (batch {args.batch}, "
           f"{args.size}x{args.size}, wall median; {statistics.median(step_result[3]):.2f} "
-          f"CPU s) -> {verdict}")
+          f"CPU s) -> " + ("quick run at another size: not comparable" if args.quick else verdict))
 
     if args.profile:
         run_profile(args, model, fns, data, step_result)

@@ -35,6 +35,7 @@ next to them for orientation only: a different data set and budget.
 
     .venv/bin/python benchmarks/cassi_methods.py                        # all 8 methods, ~30 min on 2 idle cores
     .venv/bin/python benchmarks/cassi_methods.py --methods bnn bbcu bisr --steps 60 --epochs 3
+    .venv/bin/python benchmarks/cassi_methods.py --quick              # BNN and BiSR only, a few steps: the table's shape
     .venv/bin/python benchmarks/cassi_methods.py --data cave/ --test-data kaist/ \\
         --mask ../shared/data/cassi/mask_256.mat --crop 256 --steps 30000 --epochs 300
 
@@ -60,6 +61,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import _quick  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from larq_hsi import complexity, io, training  # noqa: E402
@@ -76,6 +78,9 @@ tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
 
 BITS = {m: "1/1" for m in BL.METHODS} | {"biconnect": "1/32"}  # weights / activations
+# `--quick`: two methods (each traces its own ~900-variable graph, 30-60 s), a handful of small steps.
+QUICK = {"methods": ["bnn", "bisr"], "steps": 4, "epochs": 1, "crop": 32, "train_scenes": 2, "scene_size": 64,
+         "test_scenes": 2, "test_size": 64, "out": "runs/cassi_methods/quick"}
 
 
 def parse_args(argv=None):
@@ -103,7 +108,7 @@ def parse_args(argv=None):
     parser.add_argument("--test-scenes", type=int, default=10, help="synthetic test scenes (default 10, as S1-S10)")
     parser.add_argument("--test-size", type=int, default=128, help="synthetic test scene size (default 128)")
     parser.add_argument("--out", default="runs/cassi_methods", help="folder for table.json, table.png and runs/")
-    args = parser.parse_args(argv)
+    args = _quick.parse_args(parser, argv, QUICK)
     if args.steps < 1 or args.epochs < 1 or args.steps % args.epochs:
         parser.error(f"--steps ({args.steps}) must be a positive multiple of --epochs ({args.epochs})")
     if args.crop % 8 or args.crop < 8:
@@ -238,6 +243,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     train, test, mask = load_data(args)
     budget = budget_text(args, test)
+    _quick.announce(args)
     print(budget, flush=True)
     rows = []
     for method in args.methods:

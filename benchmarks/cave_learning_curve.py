@@ -28,6 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import _quick  # noqa: E402
 from larq_hsi import io  # noqa: E402
 from larq_hsi.models import registry  # noqa: E402
 from larq_hsi.models.bisrnet import start_at_input  # noqa: E402
@@ -40,6 +41,7 @@ tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+QUICK = {"steps": 20, "every": 10, "out": "runs/cave_curve/quick"}  # `--quick`: the plumbing and the table
 
 
 def main(argv=None) -> int:
@@ -58,11 +60,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--held-out", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="runs/cave_curve")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.steps, args.every = 20, 10
+    args = _quick.parse_args(parser, argv, QUICK)
     cave = SHARED / "cave"
     if not cave.is_dir():
         print(f"skipped: needs the CAVE scenes in {cave}", file=sys.stderr)

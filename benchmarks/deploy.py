@@ -27,6 +27,7 @@ vectors each stay a tensor with its own ops.
     python benchmarks/deploy.py --real               # also the real system at 660x660
     python benchmarks/deploy.py --models bisrnet --threads 1 --repeats 3
     python benchmarks/deploy.py --size 64 --no-weights-study   # quick look
+    python benchmarks/deploy.py --quick                         # the same tables for BiSRNet at 64x64, 1 thread
 
 New networks plug in through `MODELS` (name -> builder of a float32 Keras model).
 """
@@ -53,11 +54,14 @@ import tensorflow as tf  # noqa: E402
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
 
+import _quick  # noqa: E402
 from larq_hsi.deploy import flatbuffer, savedmodel, tflite  # noqa: E402
 from larq_hsi.models import registry  # noqa: E402
 from larq_hsi.models.pretrained import load_bisrnet_reference  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# `--quick`: one model at a small input, one thread, one repeat; sizes then are the model's, latencies are not.
+QUICK = {"models": "bisrnet", "size": 64, "threads": "1", "repeats": 1}
 PAPER_SIZE = {"simulation": 256, "real": 660}
 
 
@@ -238,7 +242,8 @@ def main(argv=None):
     parser.add_argument("--no-weights-study", action="store_true",
                         help="skip the size-only table of as-built vs trained weights")
     parser.add_argument("--out", default=None, help="keep the exported files in this folder")
-    args = parser.parse_args(argv)
+    args = _quick.parse_args(parser, argv, QUICK)
+    _quick.announce(args)
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = set(names) - set(MODELS)

@@ -16,6 +16,7 @@ compare on WDC or Botswana.
 
     python benchmarks/pansharpening_estimators.py            # default, about 6-9 min on 2 cores
     python benchmarks/pansharpening_estimators.py --epochs 3 --units atiste bnn   # quick look
+    python benchmarks/pansharpening_estimators.py --quick     # every unit, 1 epoch on small scenes: the table's shape
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ warnings.filterwarnings("ignore")
 
 import tensorflow as tf  # noqa: E402
 
+import _quick  # noqa: E402
 from larq_hsi import complexity, training  # noqa: E402
 from larq_hsi.models import registry  # noqa: E402
 from larq_hsi.nn.units import HSBINET_UNITS  # noqa: E402
@@ -47,6 +49,8 @@ from larq_hsi.tasks.pansharpening.recipe import PansharpeningConfig, compile_for
 
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
 tf.get_logger().setLevel(logging.ERROR)
+# `--quick`: every unit stays; one epoch on two small training scenes.
+QUICK = {"epochs": 1, "size": 64, "train_scenes": 2, "test_scenes": 1}
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -113,7 +117,7 @@ def parse_args(argv=None):
     parser.add_argument("--out", default=None,
                         help="keep each variant's run folder (run.json, log.csv, savedmodel/) under OUT/UNIT "
                              "(default: a temporary folder)")
-    return parser.parse_args(argv)
+    return _quick.parse_args(parser, argv, QUICK)
 
 
 def config_for(unit, args, runs):
@@ -133,6 +137,7 @@ def main(argv=None) -> int:
 def run_all(args, runs) -> int:
     train, test = config_for("atiste", args, runs).split  # the same data for every unit
     lr_size = 64 // args.ratio
+    _quick.announce(args)
     print(f"synthetic data: {len(train['gt'])} training and {len(test['gt'])} test patches "
           f"(64x64 PAN, {lr_size}x{lr_size}x{args.bands} HS, ratio {args.ratio}); "
           f"HS-BiNet C={args.hidden}, {args.blocks} residual blocks; {args.epochs} epochs each, batch 4")

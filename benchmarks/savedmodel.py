@@ -10,7 +10,7 @@ on the path:
     python benchmarks/savedmodel.py                         # the pinned protobuf (4.25.5, upb)
     pip install --target /tmp/pb3 --no-deps protobuf==3.20.3
     PYTHONPATH=/tmp/pb3 python benchmarks/savedmodel.py     # the old pin: pure Python on 3.11
-    python benchmarks/savedmodel.py --quick                 # same table, one repeat, 64x64 input
+    python benchmarks/savedmodel.py --quick                 # same table, one repeat
 """
 
 from __future__ import annotations
@@ -27,16 +27,19 @@ import tensorflow as tf  # noqa: E402
 from google.protobuf import __version__ as PROTOBUF_VERSION  # noqa: E402
 from google.protobuf.internal import api_implementation  # noqa: E402
 
+import _quick  # noqa: E402
 from larq_hsi.deploy import savedmodel  # noqa: E402
 from larq_hsi.models.bisrnet import BiSRNet  # noqa: E402
+
+QUICK = {"repeats": 1}  # `--quick`
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="one repeat")
-    args = parser.parse_args(argv)
-    repeats = 1 if args.quick else args.repeats
+    args = _quick.parse_args(parser, argv, QUICK)
+    _quick.announce(args)
+    repeats = args.repeats
     tf.get_logger().setLevel("ERROR")
     model = BiSRNet(input_size=(256, 256))
     times = {"save": [], "load (Keras)": [], "load (graph)": []}
