@@ -40,7 +40,7 @@ docs: $(STAMP)
 # `make bench`: every benchmark in its --quick mode (each under 2 minutes, the same table shape);
 # `make bench FULL=1`: the full measurements (more than an hour on 2 cores).
 bench: $(STAMP)
-	@for f in benchmarks/*.py; do echo "== $$f $(if $(FULL),,--quick)"; $(BIN)/python $$f $(if $(FULL),,--quick) || exit 1; done
+	@for f in benchmarks/[!_]*.py; do echo "== $$f $(if $(FULL),,--quick)"; $(BIN)/python $$f $(if $(FULL),,--quick) || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -16,6 +16,7 @@ on the path:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import tempfile
@@ -41,6 +42,7 @@ def main(argv=None) -> int:
     _quick.announce(args)
     repeats = args.repeats
     tf.get_logger().setLevel("ERROR")
+    logging.getLogger("larq.layers_base").setLevel(logging.ERROR)  # one "starved weights" line per layer
     model = BiSRNet(input_size=(256, 256))
     times = {"save": [], "load (Keras)": [], "load (graph)": []}
     with tempfile.TemporaryDirectory() as folder:
