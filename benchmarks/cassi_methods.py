@@ -36,6 +36,8 @@ next to them for orientation only: a different data set and budget.
     .venv/bin/python benchmarks/cassi_methods.py                        # all 8 methods, ~30 min on 2 idle cores
     .venv/bin/python benchmarks/cassi_methods.py --methods bnn bbcu bisr --steps 60 --epochs 3
     .venv/bin/python benchmarks/cassi_methods.py --quick              # BNN and BiSR only, a few steps: the table's shape
+    .venv/bin/python benchmarks/cassi_methods.py --data ../shared/data/cave --held-out 2 \\
+        --mask ../shared/data/cassi/mask_256.mat --published            # CAVE: train on 6, score 2 (256 crops)
     .venv/bin/python benchmarks/cassi_methods.py --data cave/ --test-data kaist/ \\
         --mask ../shared/data/cassi/mask_256.mat --crop 256 --steps 30000 --epochs 300
 
@@ -101,7 +103,12 @@ def parse_args(argv=None):
     parser.add_argument("--num-blocks", type=int, nargs="+", default=[1, 1, 1],
                         help="BiSRNet's num_blocks (default 1 1 1, the published structure)")
     parser.add_argument("--data", help="folder of training cubes (default: synthetic scenes)")
-    parser.add_argument("--test-data", help="folder of test cubes (default: synthetic scenes)")
+    parser.add_argument("--test-data", help="folder of test cubes (default: synthetic scenes, or --held-out)")
+    parser.add_argument("--held-out", type=int, default=0,
+                        help="with --data and no --test-data: hold out the last N cubes of --data (name order) "
+                             "as the test scenes, scored in centre crops the size of the mask")
+    parser.add_argument("--published", action="store_true",
+                        help="also score the published simulation BiSRNet (no training) as an anchor row")
     parser.add_argument("--mask", help="mask file, e.g. mask_256.mat (default: a seeded random mask)")
     parser.add_argument("--train-scenes", type=int, default=8, help="synthetic training scenes (default 8)")
     parser.add_argument("--scene-size", type=int, default=128, help="synthetic training scene size (default 128)")
@@ -111,6 +118,8 @@ def parse_args(argv=None):
     args = _quick.parse_args(parser, argv, QUICK)
     if args.steps < 1 or args.epochs < 1 or args.steps % args.epochs:
         parser.error(f"--steps ({args.steps}) must be a positive multiple of --epochs ({args.epochs})")
+    if args.held_out and (not args.data or args.test_data):
+        parser.error("--held-out N splits --data; it needs --data and no --test-data")
     if args.crop % 8 or args.crop < 8:
         parser.error(f"--crop must be a positive multiple of 8, got {args.crop}")
     return args
@@ -134,7 +143,8 @@ def model_name(method):
 def config_for(method, args, out_dir):
     return MethodConfig(
         out_dir=str(out_dir), model=model_name(method), data=args.data, mask=args.mask,
-        synthetic_scenes=args.train_scenes, synthetic_size=args.scene_size, validation_scenes=0,
+        synthetic_scenes=args.train_scenes, synthetic_size=args.scene_size,
+        validation_scenes=args.held_out,
         crop_size=args.crop, batch_size=args.batch, epochs=args.epochs,
         steps_per_epoch=args.steps // args.epochs, learning_rate=args.lr, final_learning_rate=args.final_lr,
         seed=args.seed, num_blocks=tuple(args.num_blocks),
@@ -144,7 +154,9 @@ def config_for(method, args, out_dir):
 def load_data(args):
     """Training scenes, test scenes and the mask, as `CassiConfig` prepares them for training."""
     train = load_scenes(args.data, args.train_scenes, args.scene_size, args.seed)
-    if args.test_data:
+    if args.held_out:
+        train, test = train[: -args.held_out], train[-args.held_out :]
+    elif args.test_data:
         test = load_scenes(args.test_data, 0, 0, 0)
     else:  # other seeds than the training scenes: held-out stand-ins
         test = synthetic_scenes(args.test_scenes, size=args.test_size, seed=args.seed + 1000)
@@ -171,17 +183,46 @@ def epoch_losses(out_dir, epochs):
         return [float(row["loss"]) for row in csv.DictReader(f)][-epochs:]
 
 
+def test_crop(test, mask):
+    """Test scenes larger than the mask are scored in centre crops of the mask's size (as the recipe's)."""
+    size = min(mask.shape)
+    return size if any(max(s.shape[:2]) > size for s in test) else None
+
+
 def train_and_evaluate(method, args, test, mask, out_dir):
     tf.keras.backend.clear_session()
     run = training.train(config_for(method, args, out_dir), verbose=0)
     started = time.time()
-    result = evaluate_model(savedmodel.load(run["savedmodel"]), test, mask)
+    result = evaluate_model(savedmodel.load(run["savedmodel"]), test, mask, crop=test_crop(test, mask))
     return {
         "loss": epoch_losses(out_dir, args.epochs),
         "train_seconds": run["train_seconds"],
         "eval_seconds": round(time.time() - started, 1),
         **result,
     }
+
+
+#: Rows scored without training, beside the methods: the network input alone and the published model.
+ANCHORS = {"input": dict(label="input H", psnr=None, ssim=None),
+           "published": dict(label="published", psnr=29.76, ssim=0.837)}
+
+
+def anchor_rows(args, rows, test, mask):
+    """The input-alone row (H clipped to [0, 1], from any trained method's scores) and, with
+    `--published`, the published simulation BiSRNet scored on the same test scenes."""
+    anchors = []
+    if rows:
+        first = rows[0]
+        anchors.append({"method": "input", "bits": "-", "params_k_trainable": 0.0, "ops_g": 0.0,
+                        "scenes": [{k[len("input_"):]: v for k, v in scene.items() if k.startswith("input_")}
+                                   for scene in first["scenes"]],
+                        "mean": {k[len("input_"):]: v for k, v in first["mean"].items() if k.startswith("input_")}})
+    if args.published:
+        shared = Path(__file__).resolve().parents[2] / "shared" / "reference" / "bisrnet_simulation.pth"
+        model = registry.build("bisrnet", input_size=None, weights=str(shared) if shared.exists() else "simulation")
+        anchors.append({"method": "published", "bits": "1/1", **figures("bisr", (1, 1, 1)),
+                        **evaluate_model(model, test, mask, crop=test_crop(test, mask))})
+    return anchors
 
 
 def budget_text(args, test):
@@ -195,6 +236,15 @@ def budget_text(args, test):
             f"cosine; RMSE; seed {args.seed}; {data_text}; {test_text}; {mask_text}")
 
 
+def paper_row(method):
+    """Table 1's row of a method, or an anchor's label (with the published model's Table 1 scores)."""
+    return BL.PAPER_TABLE1.get(method) or ANCHORS[method]
+
+
+def _cell(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
 def format_table(rows, budget):
     scenes = len(rows[0]["scenes"]) if rows else 0
     head = ["Method", "Bits", "Params(K)", "OPs(G)"] + [f"S{i + 1}" for i in range(scenes)] + ["Avg", "paper Avg"]
@@ -203,12 +253,12 @@ def format_table(rows, budget):
              "convention at 256x256 (Params as PyTorch counts them: trainable weights)", ""]
     lines.append("  ".join(h.rjust(w) if i > 1 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))))
     for r in rows:
-        paper = BL.PAPER_TABLE1[r["method"]]
+        paper = paper_row(r["method"])
         upper = [paper["label"], r["bits"], f"{r['params_k_trainable']:.2f}", f"{r['ops_g']:.3f}"]
         upper += [f"{s['psnr_8bit']:.2f}" for s in r["scenes"]] + [f"{r['mean']['psnr_8bit']:.2f}",
-                                                                   f"{paper['psnr']:.2f}"]
+                                                                   _cell(paper["psnr"], ".2f")]
         lower = ["", "", "", ""] + [f"{s['ssim']:.3f}" for s in r["scenes"]] + [f"{r['mean']['ssim']:.3f}",
-                                                                               f"{paper['ssim']:.3f}"]
+                                                                               _cell(paper["ssim"], ".3f")]
         for cells in (upper, lower):
             lines.append("  ".join(c.rjust(w) if i > 1 else c.ljust(w)
                                    for i, (c, w) in enumerate(zip(cells, widths))))
@@ -221,7 +271,7 @@ def bar_chart(rows, budget, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [BL.PAPER_TABLE1[r["method"]]["label"] for r in rows]
+    labels = [paper_row(r["method"])["label"] for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.3 * len(rows) * 2), 4.5))
     for ax, key, unit in ((axes[0], "psnr_8bit", "PSNR (dB)"), (axes[1], "ssim", "SSIM")):
         values = [r["mean"][key] for r in rows]
@@ -255,6 +305,7 @@ def main(argv=None):
         print(f"{method:>10}: mean PSNR {row['mean']['psnr_8bit']:.2f} dB, SSIM {row['mean']['ssim']:.3f}, "
               f"final loss {row['loss'][-1]:.4f}; train {row['train_seconds']} s, "
               f"total {row['total_seconds']} s (load average {os.getloadavg()[0]:.1f})", flush=True)
+    rows += anchor_rows(args, rows, test, mask)
     table = format_table(rows, budget)
     print("\n" + table)
     summary = {"budget": budget, "config": vars(args), "rows": rows,
