@@ -1,7 +1,9 @@
 """The `larq-hsi` command line: parses arguments and dispatches to the package.
 
-    larq-hsi train [--task cassi|pansharpening|sr|denoise|jpeg] [--model NAME] [--data DIR|FILE] [--epochs N] ...
-    larq-hsi evaluate [--task ...] (--model SAVEDMODEL | --weights simulation|PATH) [--data DIR|FILE] [--mask MASK]
+    larq-hsi train [--task cassi|pansharpening|sr|denoise|jpeg] [--variant simulation|real] [--model NAME]
+                   [--data DIR|FILE] [--epochs N] ...
+    larq-hsi evaluate [--task ...] (--model SAVEDMODEL | --weights simulation|real|PATH) [--data DIR|FILE]
+                      [--mask MASK]
     larq-hsi reconstruct MEASUREMENT (--model SAVEDMODEL | --weights real|simulation|PATH [--variant ...])
                          [--mask MASK] --out DIR
     larq-hsi summary MODEL [--input-size H W]
@@ -67,8 +69,8 @@ def _train_config(args):
                   **_given(args, "steps_per_epoch", "crop=crop_size", "batch_size", "lr=learning_rate",
                            "data", "model"))
     if args.task == "cassi":
-        return CassiConfig(synthetic_scenes=args.scenes, synthetic_size=args.scene_size, mask=args.mask,
-                           shot_noise=args.shot_noise, init=args.init,
+        return CassiConfig(variant=args.variant, synthetic_scenes=args.scenes, synthetic_size=args.scene_size,
+                           mask=args.mask, shot_noise=args.shot_noise, init=args.init,
                            validation_scenes=args.validation_scenes, **common)
     if args.task == "pansharpening":
         return PansharpeningConfig(scenes=args.scenes, scene_size=args.scene_size, bands=args.bands,
@@ -110,11 +112,12 @@ def _variant(args) -> str:
 
 def _cmd_evaluate(args):
     if (args.model is None) == (args.weights is None):
-        raise ValueError("give exactly one of --model SAVEDMODEL or (cassi) --weights simulation|PATH")
+        raise ValueError("give exactly one of --model SAVEDMODEL or (cassi) --weights simulation|real|PATH")
     if args.weights is not None and args.task != "cassi":
         raise ValueError("--weights (the published BiSRNet) evaluates the cassi task only")
-    if args.weights is not None:  # the evaluation measures cubes through the mask: the simulation variant
-        model = BiSRNet("simulation", input_size=None, weights=args.weights)
+    if args.weights is not None:  # a path: the simulation variant; evaluate_cassi feeds each variant its input
+        variant = PUBLISHED[args.weights].variant if args.weights in PUBLISHED else "simulation"
+        model = BiSRNet(variant, input_size=None, weights=args.weights)
     elif args.task in RESTORATION_TASKS and args.model in BASELINES:
         model = args.model  # the task's trivial baseline, scored as a model
     else:
@@ -201,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a CASSI, pan-sharpening or restoration model")
     train.add_argument("--task", choices=TASKS, default="cassi")
+    train.add_argument("--variant", choices=("simulation", "real"), default="simulation",
+                       help="cassi: simulation (model input [H, Phi]; default) or real (the real-system BiSRNet, "
+                            "bisrnet-real: input the measurement, random windows of --mask, shot noise on; "
+                            "see docs/cassi.md, 'Training the real-system model')")
     train.add_argument("--model", help="a network of the task: " + "; ".join(
         f"{task}: {', '.join(registry.names(task))}" for task in TASKS)
         + " (defaults: cassi bisrnet, pansharpening hsbinet, sr bbcu-srresnet-l, "
@@ -229,10 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default 100 (pan-sharpening: one pass over the patches)")
     train.add_argument("--lr", type=float, default=None, help="initial learning rate (default per task, see --crop)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--shot-noise", action="store_true", help="11-bit shot noise (real-system training)")
+    train.add_argument("--shot-noise", action=argparse.BooleanOptionalAction, default=None,
+                       help="11-bit shot noise on every training measurement (default: on for --variant real, "
+                            "off for simulation)")
     train.add_argument("--init", help="cassi: where the weights start: input (the untrained model outputs its "
                                       "input; the default), reference (the authors' initialisation), or "
-                                      "published BiSRNet weights: simulation, real or a .pth/.npz path")
+                                      "published BiSRNet weights: simulation, real (--variant real) or a "
+                                      ".pth/.npz path")
     train.add_argument("--validation-scenes", type=int, default=None,
                        help="cassi: scenes held out and scored after training beside the input alone "
                             "(synthetic: 2 extra scenes by default; --data: its last N cubes, default 0); "
@@ -246,10 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--task", choices=TASKS, default="cassi")
     evaluate.add_argument("--level", type=int, help="sr scale, denoise sigma or jpeg quality")
     evaluate.add_argument("--figures", help="pan-sharpening: write preview/error PNGs here")
-    evaluate.add_argument("--model", help="a SavedModel folder written by train, or a restoration task's baseline: "
+    evaluate.add_argument("--model", help="a SavedModel folder written by train (cassi: either variant), or a "
+                                          "restoration task's baseline: "
                                           "bicubic (sr), noisy (denoise), jpeg (jpeg)")
-    evaluate.add_argument("--weights", help="cassi: the published BiSRNet instead of --model: simulation or a "
-                                            ".pth/.npz path (fetched once into Keras's cache)")
+    evaluate.add_argument("--weights", help="cassi: the published BiSRNet instead of --model: simulation, real "
+                                            "(fed the scaled measurement) or a .pth/.npz path of the simulation "
+                                            "variant (fetched once into Keras's cache)")
     evaluate.add_argument("--data", help="folder of test cubes (files, PNG folders or CAVE scene folders, "
                                          "resampled to 28 bands), images, or a pan-sharpening file or folder "
                                          "of cubes (every cube simulated by Wald's protocol and scored) "

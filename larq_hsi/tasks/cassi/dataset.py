@@ -195,8 +195,8 @@ def cassi_training_data(
     - `variant="simulation"`: `((H, Phi), cube)`, each `(B, S, S, bands)`:
       \(H = \mathrm{shift\_back}(Y \cdot 2/N)\), \(\Phi\) the 3-D mask.
     - `variant="real"`: `(y, cube)` with the raw measurement
-      \(y = Y \cdot 2/N \cdot 1.2\) (`real_scale`, the reference's real
-      training input), shape `(B, S, S + step (bands - 1))`, the real BiSRNet's input.
+      \(y = Y \cdot 2/N \cdot 1.2\) (`physics.real_network_input` with
+      `real_scale`, the reference's real training input), shape `(B, S, S + step (bands - 1))`, the real BiSRNet's input.
 
     `shot_noise` (default: on for "real", off for "simulation", as the paper
     trains) applies `physics.shot_noise` with `noise_bits` and
@@ -243,9 +243,10 @@ def cassi_training_data(
         cube = cube_for(i)
         sample_mask = _mask_for_sample(mask_t, mask_mode, crop_size, _seed(base, 4, i))
         y = physics.measure(cube, sample_mask, step, bands)
-        y = physics.scale_2_over_n(y, bands)  # the reference's Y / N * 2, same rounding
         if variant == "real":
-            y = y * tf.cast(real_scale, dtype)
+            y = physics.real_network_input(y, bands, real_scale)  # Y / N * 2 * 1.2
+        else:
+            y = physics.scale_2_over_n(y, bands)  # the reference's Y / N * 2, same rounding
         if noisy:
             y = physics.shot_noise(y, _seed(base, 5, i), noise_bits, quantum_efficiency)
         if variant == "real":

@@ -58,6 +58,7 @@ __all__ = [
     "network_input",
     "prepare_real_measurement",
     "random_mask",
+    "real_network_input",
     "scale_2_over_n",
     "shift_back",
     "shot_noise",
@@ -259,6 +260,18 @@ def network_input(measurement, bands: int = 28, step: int = 2) -> tf.Tensor:
     """
     measurement = _as_float_tensor(measurement, "measurement")
     return shift_back(scale_2_over_n(measurement, bands), bands, _check_step(step))
+
+
+def real_network_input(measurement, bands: int = 28, scale: float = REAL_MEASUREMENT_SCALE) -> tf.Tensor:
+    r"""The real-system BiSRNet's input from a simulated measurement: \(y = Y \cdot 2/N \cdot 1.2\).
+
+    As the reference builds its real-system training input (`meas / 28 * 2 * 1.2`,
+    before shot noise; `scale` is `REAL_MEASUREMENT_SCALE`): `scale_2_over_n`, then
+    the factor. The shape stays `([B,] H, W + d(N-1))`; the network shifts it back
+    itself, so its input alone is \(\mathrm{shift\_back}(y) = 1.2\, H\).
+    """
+    measurement = _as_float_tensor(measurement, "measurement")
+    return scale_2_over_n(measurement, bands) * tf.constant(scale, measurement.dtype)  # not tf.cast: via float32
 
 
 def scale_2_over_n(measurement, bands: int = 28) -> tf.Tensor:
