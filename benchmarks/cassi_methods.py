@@ -228,8 +228,12 @@ def anchor_rows(args, rows, test, mask):
 def budget_text(args, test):
     data_text = (f"training cubes {args.data}" if args.data else
                  f"{args.train_scenes} synthetic scenes {args.scene_size}x{args.scene_size}")
-    test_text = (f"test cubes {args.test_data}" if args.test_data else
-                 f"{len(test)} synthetic test scenes {args.test_size}x{args.test_size}")
+    if args.held_out:
+        test_text = f"held out: its last {args.held_out} cubes"
+    elif args.test_data:
+        test_text = f"test cubes {args.test_data}"
+    else:
+        test_text = f"{len(test)} synthetic test scenes {args.test_size}x{args.test_size}"
     mask_text = args.mask or f"random mask (seed {args.seed})"
     return (f"budget per method: {args.steps} steps ({args.epochs} epochs x {args.steps // args.epochs}) "
             f"of batch {args.batch}, {args.crop}x{args.crop} crops; Adam {args.lr:g} -> {args.final_lr:g} "
