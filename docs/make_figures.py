@@ -372,7 +372,7 @@ _LABELS = {
     "Concatenate": lambda l: "concat",
     "Average": lambda l: "mean",
     "BilinearUpsample": lambda l: f"bilinear\n×{l.factor}",
-    "ChannelSlice": lambda l: f"channels\n{l.start}:{l.stop}",
+    "ChannelSplit": lambda l: f"split\nin {l.parts}",
 }
 
 
@@ -416,9 +416,9 @@ def _layout(model):
         rank[name] = 1 + max((rank[s] for s in sources), default=-1)
 
     def lane(name):
-        if ".biconv_1" in name or name.endswith("split0"):
+        if ".biconv_1" in name:
             return 0.75
-        if ".biconv_2" in name or name.endswith("split1"):
+        if ".biconv_2" in name:
             return -0.75
         return 0.0
 

@@ -50,9 +50,8 @@ def _half(x, name):
 
 
 def _split_halves(x, name):
-    half = _half(x, name)
-    first = L.ChannelSlice(0, half, name=f"{name}.split0")(x)
-    second = L.ChannelSlice(half, 2 * half, name=f"{name}.split1")(x)
+    _half(x, name)
+    first, second = L.ChannelSplit(2, name=f"{name}.split")(x)
     return first, second
 
 

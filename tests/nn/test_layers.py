@@ -165,3 +165,28 @@ def test_native_grouped_conv_equals_keras_route(cls, kwargs, dtype, rng):
         assert a.dtype == dtype
         np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
     assert isinstance(ours, base)  # larq's summary and LCE see the base class
+
+
+def test_channel_split_is_consecutive_slices_with_the_slices_gradient(rng):
+    x = tf.constant(rng.normal(size=(2, 5, 4, 12)))
+    split = L.ChannelSplit(3, dtype="float64")
+    pieces = split(x)
+    assert len(pieces) == 3
+    for i, piece in enumerate(pieces):
+        np.testing.assert_array_equal(piece.numpy(), x.numpy()[..., 4 * i : 4 * (i + 1)])
+    weights = [tf.constant(rng.normal(size=(4,))) for _ in range(3)]
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = sum(tf.reduce_sum(w * tf.sin(p)) for w, p in zip(weights, split(x)))
+    expected = np.concatenate([w.numpy() * np.cos(x.numpy()[..., 4 * i : 4 * (i + 1)])
+                               for i, w in enumerate(weights)], axis=-1)
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), expected, rtol=1e-14)
+    assert split.compute_output_shape((None, 5, 4, 12)) == [tf.TensorShape((None, 5, 4, 4))] * 3
+    assert L.ChannelSplit.from_config(split.get_config()).parts == 3
+
+
+def test_channel_split_rejects_a_channel_count_it_cannot_divide():
+    with pytest.raises(ValueError, match=r"divisible by 2, got input shape \(None, 8, 8, 7\)"):
+        L.ChannelSplit(2)(tf.keras.Input((8, 8, 7)))
+    with pytest.raises(ValueError, match="parts >= 1"):
+        L.ChannelSplit(0)
