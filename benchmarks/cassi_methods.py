@@ -105,6 +105,7 @@ def parse_args(argv=None):
                         help="initial learning rate, the same for every method (default 2e-3, the demo's "
                              "short-budget rate; the paper's 4e-4 suits 300 epochs, not minutes)")
     parser.add_argument("--final-lr", type=float, default=1e-6, help="cosine-annealed final rate (default 1e-6)")
+    parser.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up steps (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights, data, crops and mask")
     parser.add_argument("--num-blocks", type=int, nargs="+", default=[1, 1, 1],
                         help="BiSRNet's num_blocks (default 1 1 1, the published structure)")
@@ -158,6 +159,7 @@ def config_for(method, args, out_dir):
         validation_scenes=args.held_out,
         crop_size=args.crop, batch_size=args.batch, epochs=args.epochs,
         steps_per_epoch=args.steps // args.epochs, learning_rate=args.lr, final_learning_rate=args.final_lr,
+        warmup_steps=args.warmup,
         seed=args.seed, num_blocks=tuple(args.num_blocks), init=args.start,
     )
 
@@ -246,10 +248,11 @@ def budget_text(args, test):
     else:
         test_text = f"{len(test)} synthetic test scenes {args.test_size}x{args.test_size}"
     mask_text = args.mask or f"random mask (seed {args.seed})"
+    warmup = f" after {args.warmup} warm-up steps" if args.warmup else ""
     return (f"budget per method: start {args.start}; {args.steps} steps "
             f"({args.epochs} epochs x {args.steps // args.epochs}) "
             f"of batch {args.batch}, {args.crop}x{args.crop} crops; Adam {args.lr:g} -> {args.final_lr:g} "
-            f"cosine; RMSE; seed {args.seed}; {data_text}; {test_text}; {mask_text}")
+            f"cosine{warmup}; RMSE; seed {args.seed}; {data_text}; {test_text}; {mask_text}")
 
 
 def paper_row(method):

@@ -36,6 +36,7 @@ from larq_hsi.spectra import CASSI_WAVELENGTHS  # noqa: E402
 from larq_hsi.tasks.cassi.dataset import cassi_training_data, scene_entries  # noqa: E402
 from larq_hsi.tasks.cassi.evaluate import evaluate_model  # noqa: E402
 from larq_hsi.tasks.cassi.recipe import rmse  # noqa: E402
+from larq_hsi.training.optim import cosine_decay  # noqa: E402
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("larq.layers_base").setLevel(logging.ERROR)
@@ -79,9 +80,7 @@ def main(argv=None) -> int:
         model = registry.build(args.model, input_size=None)
     if args.start == "input":
         start_at_input(model)
-    decay = tf.keras.optimizers.schedules.CosineDecay(
-        0.0 if args.warmup else args.lr, args.steps - args.warmup, alpha=args.final_lr / args.lr,
-        warmup_target=args.lr if args.warmup else None, warmup_steps=args.warmup)
+    decay = cosine_decay(args.lr, args.steps, args.final_lr, args.warmup)
     model.compile(optimizer=tf.keras.optimizers.legacy.Adam(decay), loss=rmse)
     data = cassi_training_data(train_cubes, mask, crop_size=args.crop, batch_size=args.batch_size,
                                seed=args.seed, mask_mode="crop")

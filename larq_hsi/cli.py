@@ -71,7 +71,7 @@ def _train_config(args):
     if args.task == "cassi":
         return CassiConfig(variant=args.variant, synthetic_scenes=args.scenes, synthetic_size=args.scene_size,
                            mask=args.mask, shot_noise=args.shot_noise, init=args.init,
-                           validation_scenes=args.validation_scenes, **common)
+                           validation_scenes=args.validation_scenes, **_given(args, "warmup_steps"), **common)
     if args.task == "pansharpening":
         return PansharpeningConfig(scenes=args.scenes, scene_size=args.scene_size, bands=args.bands,
                                    validation_scenes=args.validation_scenes, **_given(args, "unit"), **common)
@@ -235,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps-per-epoch", type=int, default=None,
                        help="default 100 (pan-sharpening: one pass over the patches)")
     train.add_argument("--lr", type=float, default=None, help="initial learning rate (default per task, see --crop)")
+    train.add_argument("--warmup-steps", type=int, default=None,
+                       help="cassi: linear learning-rate warm-up steps before the cosine (default 0)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--shot-noise", action=argparse.BooleanOptionalAction, default=None,
                        help="11-bit shot noise on every training measurement (default: on for --variant real, "

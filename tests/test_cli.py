@@ -218,6 +218,14 @@ def test_train_defaults_follow_each_papers_recipe(task, crop, batch, lr):
     assert (given.crop_size, given.batch_size, given.learning_rate) == (48, 3, 0.01)
 
 
+def test_cassi_train_takes_a_warmup():
+    from larq_hsi.cli import _train_config, build_parser
+
+    assert _train_config(build_parser().parse_args(["train"])).warmup_steps == 0
+    config = _train_config(build_parser().parse_args(["train", "--warmup-steps", "50", "--steps-per-epoch", "10"]))
+    assert config.warmup_steps == 50
+
+
 def test_model_help_lists_the_registry(capsys):
     from larq_hsi.models import registry
 

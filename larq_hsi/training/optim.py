@@ -35,6 +35,7 @@ from larq_hsi.nn.introspect import quantizer_variables
 
 __all__ = [
     "CoupledWeightDecayAdam",
+    "cosine_decay",
     "cosine_warm_restarts",
     "paper_optimizer",
 ]
@@ -103,6 +104,28 @@ class CoupledWeightDecayAdam(tf.keras.optimizers.Adam):
         config = super().get_config()
         config.pop("weight_decay", None)
         return {**config, "weight_decay": self.coupled_weight_decay}
+
+
+def cosine_decay(
+    learning_rate: float, steps: int, final_learning_rate: float = 0.0, warmup_steps: int = 0
+) -> tf.keras.optimizers.schedules.CosineDecay:
+    r"""Cosine annealing over `steps` steps, after an optional linear warm-up, as a Keras schedule.
+
+    For \(t < w\) (`warmup_steps`) \(\eta = \eta_0 t / w\); after it, with
+    \(T = \) `steps` \(- w\), \(\eta = \eta_{min} + (\eta_0 - \eta_{min})(1 + \cos(\pi \min(t - w, T)/T))/2\),
+    \(\eta_0\) = `learning_rate` and \(\eta_{min}\) = `final_learning_rate`. `warmup_steps=0` is
+    plain cosine annealing from \(\eta_0\) (PyTorch's `CosineAnnealingLR`, stepped every step).
+    """
+    if not 0 <= warmup_steps < steps:
+        raise ValueError(f"warmup_steps must be in [0, steps={steps}), got {warmup_steps}")
+    if learning_rate <= 0 or not 0 <= final_learning_rate <= learning_rate:
+        raise ValueError(f"need 0 <= final_learning_rate <= learning_rate and learning_rate > 0, got "
+                         f"learning_rate={learning_rate}, final_learning_rate={final_learning_rate}")
+    alpha = final_learning_rate / learning_rate
+    if not warmup_steps:
+        return tf.keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=alpha)
+    return tf.keras.optimizers.schedules.CosineDecay(
+        0.0, steps - warmup_steps, alpha=alpha, warmup_target=learning_rate, warmup_steps=warmup_steps)
 
 
 def cosine_warm_restarts(

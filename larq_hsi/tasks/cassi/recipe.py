@@ -29,6 +29,7 @@ from larq_hsi.models.pretrained import PUBLISHED
 from larq_hsi.tasks.cassi import physics
 from larq_hsi.tasks.cassi.dataset import cassi_training_data, load_scenes
 from larq_hsi.tasks.cassi.evaluate import evaluate_model
+from larq_hsi.training import optim
 from larq_hsi.training.callbacks import EDESchedule
 from larq_hsi.training.runs import RunConfig
 
@@ -64,7 +65,10 @@ class CassiConfig(RunConfig):
     start: "reference" (the authors' initialisation), "input"
     (`larq_hsi.models.bisrnet.start_at_input`: the untrained model outputs its
     input), or published weights (BiSRNet only: "simulation", "real" or a
-    `.pth`/`.npz` path); `None` is `START`.
+    `.pth`/`.npz` path); `None` is `START`. The learning rate rises linearly
+    from 0 over `warmup_steps` steps (0: no warm-up, the reference code's),
+    then anneals from `learning_rate` to `final_learning_rate` by a cosine
+    (`training.optim.cosine_decay`).
 
     `variant` is the network's input (BiSRNet Sec. 4.1, 4.3; `docs/cassi.md`,
     "Training the real-system model"):
@@ -111,6 +115,7 @@ class CassiConfig(RunConfig):
     steps_per_epoch: int | None = 100
     learning_rate: float = 4e-4
     final_learning_rate: float = 1e-6
+    warmup_steps: int = 0
     shot_noise: bool | None = None
     validation_scenes: int | None = None
     init: str | None = None
@@ -137,6 +142,10 @@ class CassiConfig(RunConfig):
         if self.init in PUBLISHED and PUBLISHED[self.init].variant != self.variant:
             raise ValueError(f"init {self.init!r} is the published {PUBLISHED[self.init].variant} BiSRNet; "
                              f"variant {self.variant!r} takes init {self.variant!r} or one of {STARTS}")
+        steps = self.epochs * (self.steps_per_epoch or 1)
+        if not 0 <= self.warmup_steps < max(steps, 1):
+            raise ValueError(f"warmup_steps must be in [0, epochs * steps_per_epoch = {steps}), "
+                             f"got {self.warmup_steps}")
         if self.validation_scenes is not None and self.validation_scenes < 0:
             raise ValueError(f"validation_scenes must be >= 0, got {self.validation_scenes}")
 
@@ -186,8 +195,7 @@ class CassiConfig(RunConfig):
 
     def compile(self, model: tf.keras.Model) -> None:
         steps = max(1, self.epochs * (self.steps_per_epoch or 1))
-        schedule = tf.keras.optimizers.schedules.CosineDecay(
-            self.learning_rate, steps, alpha=self.final_learning_rate / self.learning_rate)
+        schedule = optim.cosine_decay(self.learning_rate, steps, self.final_learning_rate, self.warmup_steps)
         # The legacy Adam applies one fused op per variable: for BiSRNet's ~900
         # variables it traces in about half the time of the new Keras Adam on CPU.
         model.compile(optimizer=tf.keras.optimizers.legacy.Adam(schedule, beta_1=0.9, beta_2=0.999), loss=rmse)

@@ -139,3 +139,18 @@ def test_a_baseline_starts_at_its_input_but_takes_no_published_weights():
     assert CassiConfig(out_dir="x", model="unet-bbcu", init="input").build_model().name
     with pytest.raises(ValueError, match="published weights exist for bisrnet"):
         CassiConfig(out_dir="x", model="unet-bbcu", init="simulation")
+
+
+def test_warmup_steps_ramp_the_learning_rate_up_before_the_cosine():
+    config = CassiConfig(out_dir="x", model="bisr-base", epochs=2, steps_per_epoch=10, learning_rate=2e-3,
+                         warmup_steps=4)
+    model = config.build_model()
+    config.compile(model)
+    schedule = model.optimizer.learning_rate
+    assert [float(schedule(t)) for t in (0, 2, 4)] == pytest.approx([0.0, 1e-3, 2e-3])
+    assert float(schedule(20)) == pytest.approx(config.final_learning_rate, rel=1e-3)
+    plain = CassiConfig(out_dir="x", model="bisr-base", epochs=2, steps_per_epoch=10)
+    plain.compile(model)
+    assert float(model.optimizer.learning_rate(0)) == pytest.approx(plain.learning_rate)
+    with pytest.raises(ValueError, match=r"warmup_steps must be in \[0, epochs \* steps_per_epoch = 20\), got 20"):
+        CassiConfig(out_dir="x", epochs=2, steps_per_epoch=10, warmup_steps=20)
