@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
 import tensorflow as tf
 
-__all__ = ["default_dtype"]
+__all__ = ["default_dtype", "rebuilt_in"]
 
 
 @contextlib.contextmanager
@@ -39,3 +40,29 @@ def default_dtype(dtype):
     finally:
         tf.keras.backend.set_floatx(floatx)
         tf.keras.mixed_precision.set_global_policy(policy)
+
+
+def _config_in(value, name: str):
+    """A layer or model config with every `dtype` entry (a name or a policy) set to `name`."""
+    if isinstance(value, dict):
+        return {k: name if k == "dtype" and isinstance(v, (str, dict)) else _config_in(v, name)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_config_in(v, name) for v in value)
+    return value
+
+
+def rebuilt_in(model: tf.keras.Model, dtype) -> tf.keras.Model:
+    """A functional `model` rebuilt from its config in `dtype`, with its weights cast to it.
+
+    For example the float64 twin of a trained float32 model, which computes
+    what the float32 one rounds: `rebuilt_in(model, "float64")`.
+    """
+    name = tf.as_dtype(dtype).name
+    with default_dtype(name):
+        twin = type(model).from_config(_config_in(model.get_config(), name))
+    # By attribute path: the flat weight order can differ after a rebuild (ATISTEConv2D's shared lambda).
+    paths = twin.get_weight_paths()
+    for path, variable in model.get_weight_paths().items():
+        paths[path].assign(np.asarray(variable.numpy(), dtype=name))
+    return twin

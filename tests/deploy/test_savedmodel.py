@@ -11,6 +11,7 @@ import tensorflow as tf
 from larq_hsi import layers as L
 from larq_hsi.deploy import savedmodel
 from larq_hsi.nn import blocks as B
+from larq_hsi.nn.dtype import rebuilt_in
 from tests.deploy.test_tflite import _block_model, _randomize
 
 def _two_input_model():
@@ -91,3 +92,50 @@ def test_savedmodel_verify_catches_a_miswired_signature(tmp_path, rng, monkeypat
     with pytest.raises(AssertionError, match="serving signature agrees only to"):
         savedmodel.to_savedmodel(model, tmp_path / "saved")
 
+
+
+def _rounding_flip_model():
+    """sign(k x + b) on a pixel where float32 rounds k x + b to 0 (sign +1) and float64 gives -2.8e-8."""
+    import larq as lq
+
+    x = tf.keras.Input((4, 4, 1), name="H")
+    h = L.SpectralRedistribution(name="shift")(x)
+    y = lq.layers.QuantConv2D(1, 1, input_quantizer="ste_sign", kernel_quantizer=None, use_bias=False,
+                              kernel_initializer="ones", name="sign")(h)
+    model = tf.keras.Model(x, y, name="flips")
+    model.get_layer("shift").set_weights([np.array([0.6108878], np.float32), np.array([-1.0], np.float32)])
+    return model, np.full((1, 4, 4, 1), 1.6369617, np.float32)
+
+
+def test_float32_rounding_of_the_keras_model_itself_is_judged_against_float64(tmp_path, monkeypatch):
+    """When the Keras float32 result is the one that flipped, a signature that equals the exact
+    (float64) result passes, and the report says how far each is from it."""
+    model, x = _rounding_flip_model()
+    twin = rebuilt_in(model, "float64")
+    assert model(x).numpy().min() == 1.0 and twin(x.astype(np.float64)).numpy().max() == -1.0
+    exact_signature = {model.output_names[0]: tf.cast(twin(x.astype(np.float64)), tf.float32)}
+    original = tf.saved_model.load
+
+    class Exact:
+        def __init__(self, loaded):
+            self.signatures = {"serving_default": lambda H: exact_signature}
+
+    monkeypatch.setattr(tf.saved_model, "load", lambda path, *a, **k: Exact(original(path, *a, **k)))
+    report = savedmodel.to_savedmodel(model, tmp_path / "saved", inputs=x)
+    assert report.signature_snr < savedmodel.SIGNATURE_MIN_SNR
+    assert report.float64_snr["signature"] == float("inf")
+    assert report.float64_snr["keras"] < 0  # every output flipped: the error is twice the signal
+
+
+def test_a_signature_off_the_float64_result_fails_with_both_figures(tmp_path, rng, monkeypatch):
+    model = _randomize(_two_input_model(), rng)
+    original = tf.saved_model.load
+
+    class Miswired:
+        def __init__(self, loaded):
+            signature = loaded.signatures["serving_default"]
+            self.signatures = {"serving_default": lambda H, Phi: signature(H=H, Phi=H)}
+
+    monkeypatch.setattr(tf.saved_model, "load", lambda path, *a, **k: Miswired(original(path, *a, **k)))
+    with pytest.raises(AssertionError, match=r"against the float64 twin: signature -?\d+\.\d dB, Keras model \d+\.\d dB"):
+        savedmodel.to_savedmodel(model, tmp_path / "saved")

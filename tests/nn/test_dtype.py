@@ -1,11 +1,13 @@
 """`default_dtype`: the one place a model's dtype is set while it is built."""
 
 import larq as lq
+import numpy as np
 import pytest
 import tensorflow as tf
 
+from larq_hsi.nn import blocks
 from larq_hsi.nn import quantizers as q
-from larq_hsi.nn.dtype import default_dtype
+from larq_hsi.nn.dtype import default_dtype, rebuilt_in
 
 
 def _state():
@@ -55,3 +57,22 @@ def test_state_is_restored_after_an_exception_and_when_nested():
                 raise ValueError("inner")
         assert _state() == ("float64", "float64")  # the outer block's dtype, not float32
     assert _state() == before
+
+
+def test_rebuilt_in_float64_is_the_float64_build_with_the_same_weights(rng):
+    def build():
+        x = tf.keras.Input((8, 8, 16), name="x")
+        return tf.keras.Model(x, blocks.bisr_upsample(blocks.bisr_fusion_down(x, "fd"), "up"))
+
+    model = build()
+    for w in model.weights:
+        w.assign(rng.normal(size=w.shape).astype(np.float32))
+    twin = rebuilt_in(model, "float64")
+    with default_dtype("float64"):
+        built = build()
+    for path, variable in model.get_weight_paths().items():
+        built.get_weight_paths()[path].assign(variable.numpy().astype(np.float64))
+    assert {layer.dtype for layer in twin.layers} == {"float64"}
+    x = rng.normal(size=(2, 8, 8, 16))
+    np.testing.assert_array_equal(twin(x).numpy(), built(x).numpy())
+    assert twin(x).dtype == tf.float64
