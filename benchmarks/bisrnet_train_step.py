@@ -12,6 +12,11 @@ float32 random data, on the CPU):
   batch 1 and at batch `--batch`;
 * with `--fit`: the per-step time of `model.fit` (same data, loss and optimizer;
   it compiles a second training graph, about a minute more);
+* with `--trace`: where the first call's time goes: the Python tracing time
+  and graph op count of the forward pass alone, of forward and backward, and
+  of the whole step with Adam's slots made inside the trace or before it
+  (`create_optimizer_slots`), then TensorFlow's graph optimisation and the
+  first run;
 * with `--profile`: what dominates the step, as (a) a time split (forward only,
   forward + backward, full step) and (b) one step traced with the TF profiler
   (`tf.profiler.experimental`), summed per op type, per kind of layer (forward
@@ -27,6 +32,7 @@ Run it with
     make bench                                     # every file in benchmarks/
     .venv/bin/python benchmarks/bisrnet_train_step.py
     .venv/bin/python benchmarks/bisrnet_train_step.py --profile
+    .venv/bin/python benchmarks/bisrnet_train_step.py --trace --size 64
     .venv/bin/python benchmarks/bisrnet_train_step.py --repeats 3 --size 128 --fit
     .venv/bin/python benchmarks/bisrnet_train_step.py --quick     # the same table at 64x64, 1 warm-up, 2 repeats
 
@@ -44,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import glob
 import logging
 import os
@@ -299,6 +306,58 @@ def run_profile(args, model, fns, data, step_result):
         shutil.rmtree(logdir, ignore_errors=True)
 
 
+# --------------------------------------------------------------------------- tracing
+
+
+def run_trace_breakdown(args, data):
+    """Python tracing time and graph ops of each part of the training step, on fresh models."""
+    model = BiSRNet(input_size=(args.size, args.size))
+    variables = model.trainable_variables
+
+    def forward(h, phi, target):
+        return rmse(target, model([h, phi], training=True))
+
+    def gradients(h, phi, target):
+        with tf.GradientTape() as tape:
+            loss = forward(h, phi, target)
+        return loss, tape.gradient(loss, variables)
+
+    def step_with(optimizer):
+        def step(h, phi, target):
+            loss, grads = gradients(h, phi, target)
+            optimizer.apply_gradients(zip(grads, variables))
+            return loss
+        return step
+
+    def trace(fn):
+        function = tf.function(fn)
+        gc.collect()  # the garbage of one trace is not charged to the next
+        start = time.perf_counter()
+        concrete = function.get_concrete_function(*data)
+        return function, time.perf_counter() - start, len(concrete.graph.get_operations())
+
+    rows = []
+    for label, fn in (("the forward pass and loss", forward), ("forward and backward", gradients),
+                      ("the whole step, Adam's slots made inside the trace",
+                       step_with(make_optimizer(args.optimizer)))):
+        rows.append((label, *trace(fn)[1:]))
+    optimizer = make_optimizer(args.optimizer)
+    model.compile(optimizer=optimizer)
+    start = time.perf_counter()
+    create_optimizer_slots(model)
+    slots = time.perf_counter() - start
+    function, seconds, ops = trace(step_with(optimizer))
+    rows.append((f"the whole step, slots made before ({slots:.1f} s eagerly)", seconds, ops))
+    start = time.perf_counter()
+    _block(function(*data))
+    rows.append(("  then graph optimisation and the first run", time.perf_counter() - start, None))
+    print(f"\n== where the first call goes ({args.optimizer}, {args.size}x{args.size}; Python tracing "
+          "of each function on its own, from scratch)")
+    print(f"  {'traced function':62s} {'seconds':>8} {'graph ops':>10}")
+    for label, seconds, ops in rows:
+        print(f"  {label:62s} {seconds:8.2f} {'' if ops is None else f'{ops:,d}':>10}")
+
+
 # ------------------------------------------------------------------------------ main
 
 
@@ -318,6 +377,7 @@ def parse_args(argv=None):
                         help="the legacy fused Adam (default, as the CASSI recipe) or tf.keras.optimizers.Adam")
     parser.add_argument("--fit", action="store_true", help="also time model.fit's steps")
     parser.add_argument("--profile", action="store_true", help="explain what dominates the step")
+    parser.add_argument("--trace", action="store_true", help="explain where the first call's time goes")
     parser.add_argument("--top", type=int, default=15, help="rows per profile table (15)")
     args = _quick.parse_args(parser, argv, QUICK)
     if args.repeats < 1 or args.warmup < 0 or args.batch < 1 or args.size < 8:
@@ -383,6 +443,8 @@ def main(argv=None):
 
     if args.profile:
         run_profile(args, model, fns, data, step_result)
+    if args.trace:
+        run_trace_breakdown(args, data)
 
     load_after = os.getloadavg()[0]
     cores = os.cpu_count() or 1

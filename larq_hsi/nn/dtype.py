@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy as np
 import tensorflow as tf
 
 __all__ = ["default_dtype", "rebuilt_in"]
@@ -42,10 +41,20 @@ def default_dtype(dtype):
         tf.keras.mixed_precision.set_global_policy(policy)
 
 
-def _config_in(value, name: str):
-    """A layer or model config with every `dtype` entry (a name or a policy) set to `name`."""
+def _is_float_dtype(value) -> bool:
+    """Whether a config's `dtype` entry (a name or a serialized policy) is a floating-point one."""
     if isinstance(value, dict):
-        return {k: name if k == "dtype" and isinstance(v, (str, dict)) else _config_in(v, name)
+        value = value.get("config", {}).get("name", "")
+    try:
+        return isinstance(value, str) and tf.as_dtype(value.replace("mixed_", "")).is_floating
+    except TypeError:
+        return False
+
+
+def _config_in(value, name: str):
+    """A layer or model config with every floating-point `dtype` entry set to `name`."""
+    if isinstance(value, dict):
+        return {k: name if k == "dtype" and _is_float_dtype(v) else _config_in(v, name)
                 for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_config_in(v, name) for v in value)
@@ -56,7 +65,9 @@ def rebuilt_in(model: tf.keras.Model, dtype) -> tf.keras.Model:
     """A functional `model` rebuilt from its config in `dtype`, with its weights cast to it.
 
     For example the float64 twin of a trained float32 model, which computes
-    what the float32 one rounds: `rebuilt_in(model, "float64")`.
+    what the float32 one rounds: `rebuilt_in(model, "float64")`. Only
+    floating-point dtypes change (an int32 input stays int32). The model must
+    be functional or sequential (a subclassed model has no config to rebuild).
     """
     name = tf.as_dtype(dtype).name
     with default_dtype(name):
@@ -64,5 +75,5 @@ def rebuilt_in(model: tf.keras.Model, dtype) -> tf.keras.Model:
     # By attribute path: the flat weight order can differ after a rebuild (ATISTEConv2D's shared lambda).
     paths = twin.get_weight_paths()
     for path, variable in model.get_weight_paths().items():
-        paths[path].assign(np.asarray(variable.numpy(), dtype=name))
+        paths[path].assign(tf.cast(variable, paths[path].dtype))
     return twin

@@ -115,7 +115,10 @@ def create_optimizer_slots(model: tf.keras.Model) -> None:
 
     `fit` would otherwise create them while tracing the first step, inside the
     graph: for BiSRNet's 914 Adam slots that cost about 4 s of a 10 s trace, and
-    1 s eagerly (`benchmarks/bisrnet_train_step.py` reports the first call).
+    1 s eagerly (`benchmarks/bisrnet_train_step.py --trace` measures it).
+    Wrappers that hold other optimizers (`tfa.optimizers.MultiOptimizer`,
+    `larq.optimizers.CaseOptimizer`) get only their step counter here; their
+    inner optimizers still make their slots in the trace.
     """
     optimizer = model.optimizer
     if isinstance(optimizer, tf.keras.optimizers.legacy.Optimizer):

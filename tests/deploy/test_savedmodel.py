@@ -139,3 +139,18 @@ def test_a_signature_off_the_float64_result_fails_with_both_figures(tmp_path, rn
     monkeypatch.setattr(tf.saved_model, "load", lambda path, *a, **k: Miswired(original(path, *a, **k)))
     with pytest.raises(AssertionError, match=r"against the float64 twin: signature -?\d+\.\d dB, Keras model \d+\.\d dB"):
         savedmodel.to_savedmodel(model, tmp_path / "saved")
+
+
+def test_a_signature_off_the_float64_result_fails_even_when_keras_float32_is_off_too(tmp_path, monkeypatch):
+    """The Keras float32 run being far from float64 does not lower the bar: all zeros still fail."""
+    model, x = _rounding_flip_model()
+    original = tf.saved_model.load
+    zeros = {model.output_names[0]: tf.zeros((1, 4, 4, 1))}
+
+    class Zeros:
+        def __init__(self, loaded):
+            self.signatures = {"serving_default": lambda H: zeros}
+
+    monkeypatch.setattr(tf.saved_model, "load", lambda path, *a, **k: Zeros(original(path, *a, **k)))
+    with pytest.raises(AssertionError, match=r"against the float64 twin: signature 0\.0 dB, Keras model -\d"):
+        savedmodel.to_savedmodel(model, tmp_path / "saved", inputs=x)

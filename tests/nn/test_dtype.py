@@ -76,3 +76,12 @@ def test_rebuilt_in_float64_is_the_float64_build_with_the_same_weights(rng):
     x = rng.normal(size=(2, 8, 8, 16))
     np.testing.assert_array_equal(twin(x).numpy(), built(x).numpy())
     assert twin(x).dtype == tf.float64
+
+
+def test_rebuilt_in_changes_only_floating_point_dtypes():
+    ids = tf.keras.Input((3,), dtype="int32", name="ids")
+    model = tf.keras.Model(ids, tf.keras.layers.Embedding(5, 2, name="embed")(ids))
+    twin = rebuilt_in(model, "float64")
+    assert twin.inputs[0].dtype == tf.int32 and twin.get_layer("embed").dtype == "float64"
+    x = np.array([[0, 3, 4]], np.int32)
+    np.testing.assert_array_equal(twin(x).numpy(), model(x).numpy().astype(np.float64))

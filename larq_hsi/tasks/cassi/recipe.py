@@ -142,10 +142,17 @@ class CassiConfig(RunConfig):
         if self.init in PUBLISHED and PUBLISHED[self.init].variant != self.variant:
             raise ValueError(f"init {self.init!r} is the published {PUBLISHED[self.init].variant} BiSRNet; "
                              f"variant {self.variant!r} takes init {self.variant!r} or one of {STARTS}")
-        steps = self.epochs * (self.steps_per_epoch or 1)
-        if not 0 <= self.warmup_steps < max(steps, 1):
+        if self.steps_per_epoch is None or self.steps_per_epoch < 1 or self.epochs < 1:
+            raise ValueError(f"need epochs >= 1 and steps_per_epoch >= 1 (the CASSI training data is endless, "
+                             f"so an epoch needs a length), got epochs={self.epochs}, "
+                             f"steps_per_epoch={self.steps_per_epoch}")
+        steps = self.epochs * self.steps_per_epoch
+        if not 0 <= self.warmup_steps < steps:
             raise ValueError(f"warmup_steps must be in [0, epochs * steps_per_epoch = {steps}), "
                              f"got {self.warmup_steps}")
+        if not 0 <= self.final_learning_rate <= self.learning_rate:
+            raise ValueError(f"need 0 <= final_learning_rate <= learning_rate, got learning_rate="
+                             f"{self.learning_rate}, final_learning_rate={self.final_learning_rate}")
         if self.validation_scenes is not None and self.validation_scenes < 0:
             raise ValueError(f"validation_scenes must be >= 0, got {self.validation_scenes}")
 
@@ -194,7 +201,7 @@ class CassiConfig(RunConfig):
         )
 
     def compile(self, model: tf.keras.Model) -> None:
-        steps = max(1, self.epochs * (self.steps_per_epoch or 1))
+        steps = self.epochs * self.steps_per_epoch
         schedule = optim.cosine_decay(self.learning_rate, steps, self.final_learning_rate, self.warmup_steps)
         # The legacy Adam applies one fused op per variable: for BiSRNet's ~900
         # variables it traces in about half the time of the new Keras Adam on CPU.
