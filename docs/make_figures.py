@@ -490,7 +490,7 @@ def bisr_modules():
     handles = [
         plt.Line2D([], [], color=BINARY, lw=2, label="1-bit convolution (sign of its input, mean|W| sign(W))"),
         plt.Line2D([], [], color=FLOAT, lw=2, label="full-precision elementwise op"),
-        plt.Line2D([], [], color=SHAPE, lw=2, label="shape op (pool, slice, upsample, concat)"),
+        plt.Line2D([], [], color=SHAPE, lw=2, label="shape op (pool, split, upsample, concat)"),
         plt.Line2D([], [], color=SHORTCUT, lw=2.2, label="full-precision shortcut into a sum"),
     ]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8)
