@@ -87,7 +87,7 @@ class TracingProgress(tf.keras.callbacks.Callback):
     """Says that the first step traces the graph, and how long that took.
 
     Keras's progress bar estimates the time left from the first step, which
-    includes tracing the whole training graph (tens of seconds for BiSRNet's
+    includes tracing the whole training graph (about 10 s for BiSRNet's
     ~900 variables), so it shows a wildly long ETA until the second step.
     """
 

@@ -113,7 +113,7 @@ def test_the_cli_refuses_a_wrong_model_for_the_real_variant_in_one_line(tmp_path
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
-    """The one graph-mode run of the real recipe (tracing BiSRNet's training graph: 30-60 s)."""
+    """The one graph-mode run of the real recipe (tracing BiSRNet's training graph: about 10 s)."""
     out = tmp_path_factory.mktemp("real_run")
     config = CassiConfig(out_dir=str(out), variant="real", epochs=1, steps_per_epoch=2, **TINY)
     return config, training.train(config, verbose=0)
