@@ -238,12 +238,12 @@ class ATISTEConv2D(lq.layers.QuantConv2D):
                         f"ATISTEConv2D(share_lambda=True) needs an ATISTE {role}, "
                         f"got {type(q).__name__}"
                     )
-            if self.kernel_quantizer.built:
-                # Keras-format loading builds deserialized quantizers eagerly; a
-                # fresh copy can still take the shared lambda.
-                self.kernel_quantizer = type(self.kernel_quantizer).from_config(
-                    self.kernel_quantizer.get_config()
-                )
+            # Always a fresh copy, assigned after the input quantizer: Keras-format loading
+            # builds deserialized quantizers eagerly (a copy can still take the shared
+            # lambda), and Keras lists a layer's weights in the order its sub-layers were
+            # assigned, so a layer and its from_config copy (as an .h5 file is loaded)
+            # must assign them alike.
+            self.kernel_quantizer = type(self.kernel_quantizer).from_config(self.kernel_quantizer.get_config())
             self.kernel_quantizer.share_lambda_with(self.input_quantizer)
 
     def build(self, input_shape):

@@ -190,3 +190,19 @@ def test_channel_split_rejects_a_channel_count_it_cannot_divide():
         L.ChannelSplit(2)(tf.keras.Input((8, 8, 7)))
     with pytest.raises(ValueError, match="parts >= 1"):
         L.ChannelSplit(0)
+
+
+def test_atiste_conv_weights_load_from_h5_into_its_config_copy(tmp_path, rng):
+    """A layer and its from_config copy list their weights in one order, so an .h5 file loads."""
+    x = tf.keras.Input((8, 8, 4))
+    model = tf.keras.Model(x, L.ATISTEConv2D(6, 3, padding="same", use_bias=False, name="atiste")(x))
+    for w in model.weights:
+        w.assign(rng.normal(size=w.shape).astype(np.float32))
+    model.save_weights(tmp_path / "w.h5")
+    copy = tf.keras.Model.from_config(model.get_config())
+    assert [w.shape for w in copy.weights] == [w.shape for w in model.weights]
+    copy.load_weights(tmp_path / "w.h5")
+    inputs = rng.normal(size=(1, 8, 8, 4)).astype(np.float32)
+    np.testing.assert_array_equal(copy(inputs).numpy(), model(inputs).numpy())
+    kernel_quantizer = L.ATISTEConv2D(4, 3, kernel_quantizer=q.ScaledATISTE(alpha=3.0, trainable=False)).kernel_quantizer
+    assert kernel_quantizer.get_config()["alpha"] == 3.0 and not kernel_quantizer.trainable
