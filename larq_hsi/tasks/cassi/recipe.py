@@ -146,13 +146,7 @@ class CassiConfig(RunConfig):
             raise ValueError(f"need epochs >= 1 and steps_per_epoch >= 1 (the CASSI training data is endless, "
                              f"so an epoch needs a length), got epochs={self.epochs}, "
                              f"steps_per_epoch={self.steps_per_epoch}")
-        steps = self.epochs * self.steps_per_epoch
-        if not 0 <= self.warmup_steps < steps:
-            raise ValueError(f"warmup_steps must be in [0, epochs * steps_per_epoch = {steps}), "
-                             f"got {self.warmup_steps}")
-        if not 0 <= self.final_learning_rate <= self.learning_rate:
-            raise ValueError(f"need 0 <= final_learning_rate <= learning_rate, got learning_rate="
-                             f"{self.learning_rate}, final_learning_rate={self.final_learning_rate}")
+        self._schedule()  # a warm-up or rates it cannot schedule fail here, before any model is built
         if self.validation_scenes is not None and self.validation_scenes < 0:
             raise ValueError(f"validation_scenes must be >= 0, got {self.validation_scenes}")
 
@@ -200,9 +194,12 @@ class CassiConfig(RunConfig):
             variant=self.variant, shot_noise=self.shot_noise, mask_mode="fixed" if fixed else "crop",
         )
 
+    def _schedule(self) -> tf.keras.optimizers.schedules.CosineDecay:
+        return optim.cosine_decay(self.learning_rate, self.epochs * self.steps_per_epoch,
+                                  self.final_learning_rate, self.warmup_steps)
+
     def compile(self, model: tf.keras.Model) -> None:
-        steps = self.epochs * self.steps_per_epoch
-        schedule = optim.cosine_decay(self.learning_rate, steps, self.final_learning_rate, self.warmup_steps)
+        schedule = self._schedule()
         # The legacy Adam applies one fused op per variable: for BiSRNet's ~900
         # variables it traces in about half the time of the new Keras Adam on CPU.
         model.compile(optimizer=tf.keras.optimizers.legacy.Adam(schedule, beta_1=0.9, beta_2=0.999), loss=rmse)
