@@ -141,3 +141,16 @@ def test_a_signature_off_the_float64_result_fails_even_when_keras_float32_is_off
     monkeypatch.setattr(tf.saved_model, "load", lambda path, *a, **k: Zeros(original(path, *a, **k)))
     with pytest.raises(AssertionError, match=r"against the float64 twin: signature 0\.0 dB, Keras model -\d"):
         savedmodel.to_savedmodel(model, tmp_path / "saved", inputs=x)
+
+
+def test_a_trained_model_is_saved_without_its_optimizer_state(tmp_path, rng):
+    model = _randomize(_two_input_model(), rng)
+    model.compile(optimizer=tf.keras.optimizers.legacy.Adam(1e-3), loss="mse")
+    x = [rng.normal(size=(2, 8, 8, 32)).astype("float32") for _ in range(2)]
+    model.fit(x, rng.normal(size=(2, 8, 8, 32)).astype("float32"), epochs=1, verbose=0)
+    assert model.optimizer.variables()  # Adam's slots exist
+    path = tmp_path / "saved"
+    savedmodel.to_savedmodel(model, path, inputs=[a[:1] for a in x])
+    names = [name for name, _ in tf.train.list_variables(str(path / "variables" / "variables"))]
+    assert not [n for n in names if "optimizer" in n.lower()]  # no Adam slots, no step counter
+    assert len([n for n in names if n.endswith("VARIABLE_VALUE")]) == len(model.weights)
