@@ -124,32 +124,32 @@ def make_data(batch, size, seed=0):
     return tuple(tf.constant(rng.random(shape, dtype=np.float32)) for _ in range(3))
 
 
-def make_step_functions(model, optimizer):
+def step_functions(model, optimizer):
+    """The timed computations as plain Python functions: (train step, forward + backward, forward, inference)."""
     variables = model.trainable_variables
 
-    @tf.function
-    def train_step(h, phi, target):
-        with tf.GradientTape() as tape:
-            loss = rmse(target, model([h, phi], training=True))
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
-        return loss
-
-    @tf.function
-    def forward_backward(h, phi, target):
-        with tf.GradientTape() as tape:
-            loss = rmse(target, model([h, phi], training=True))
-        return loss, tape.gradient(loss, variables)
-
-    @tf.function
     def forward_train(h, phi, target):
         return rmse(target, model([h, phi], training=True))
 
-    @tf.function
+    def forward_backward(h, phi, target):
+        with tf.GradientTape() as tape:
+            loss = forward_train(h, phi, target)
+        return loss, tape.gradient(loss, variables)
+
+    def train_step(h, phi, target):
+        loss, grads = forward_backward(h, phi, target)
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss
+
     def infer(h, phi):
         return model([h, phi], training=False)
 
     return train_step, forward_backward, forward_train, infer
+
+
+def make_step_functions(model, optimizer):
+    """`step_functions`, each compiled with `tf.function`."""
+    return tuple(tf.function(fn) for fn in step_functions(model, optimizer))
 
 
 class _BatchTimer(tf.keras.callbacks.Callback):
@@ -312,22 +312,7 @@ def run_profile(args, model, fns, data, step_result):
 def run_trace_breakdown(args, data):
     """Python tracing time and graph ops of each part of the training step, on fresh models."""
     model = BiSRNet(input_size=(args.size, args.size))
-    variables = model.trainable_variables
-
-    def forward(h, phi, target):
-        return rmse(target, model([h, phi], training=True))
-
-    def gradients(h, phi, target):
-        with tf.GradientTape() as tape:
-            loss = forward(h, phi, target)
-        return loss, tape.gradient(loss, variables)
-
-    def step_with(optimizer):
-        def step(h, phi, target):
-            loss, grads = gradients(h, phi, target)
-            optimizer.apply_gradients(zip(grads, variables))
-            return loss
-        return step
+    step_inside, gradients, forward, _ = step_functions(model, make_optimizer(args.optimizer))
 
     def trace(fn):
         function = tf.function(fn)
@@ -338,15 +323,14 @@ def run_trace_breakdown(args, data):
 
     rows = []
     for label, fn in (("the forward pass and loss", forward), ("forward and backward", gradients),
-                      ("the whole step, Adam's slots made inside the trace",
-                       step_with(make_optimizer(args.optimizer)))):
+                      ("the whole step, Adam's slots made inside the trace", step_inside)):
         rows.append((label, *trace(fn)[1:]))
     optimizer = make_optimizer(args.optimizer)
     model.compile(optimizer=optimizer)
     start = time.perf_counter()
     create_optimizer_slots(model)
     slots = time.perf_counter() - start
-    function, seconds, ops = trace(step_with(optimizer))
+    function, seconds, ops = trace(step_functions(model, optimizer)[0])
     rows.append((f"the whole step, slots made before ({slots:.1f} s eagerly)", seconds, ops))
     start = time.perf_counter()
     _block(function(*data))
