@@ -76,7 +76,7 @@ from larq_hsi.deploy import savedmodel  # noqa: E402
 from larq_hsi.models import baselines as BL  # noqa: E402
 from larq_hsi.models import registry  # noqa: E402
 from larq_hsi.models.bisrnet import start_at_input  # noqa: E402
-from larq_hsi.synthetic import synthetic_scenes  # noqa: E402
+from larq_hsi.synthetic import LAYOUTS  # noqa: E402
 from larq_hsi.tasks.cassi import physics  # noqa: E402
 from larq_hsi.tasks.cassi.dataset import load_scenes  # noqa: E402
 from larq_hsi.tasks.cassi.evaluate import evaluate_model  # noqa: E402
@@ -125,6 +125,8 @@ def parse_args(argv=None):
     parser.add_argument("--scene-size", type=int, default=128, help="synthetic training scene size (default 128)")
     parser.add_argument("--test-scenes", type=int, default=10, help="synthetic test scenes (default 10, as S1-S10)")
     parser.add_argument("--test-size", type=int, default=128, help="synthetic test scene size (default 128)")
+    parser.add_argument("--scene-layout", choices=LAYOUTS, default=MethodConfig.synthetic_layout,
+                        help=f"synthetic scene layout (default {MethodConfig.synthetic_layout})")
     parser.add_argument("--out", default="runs/cassi_methods", help="folder for table.json, table.png and runs/")
     args = _quick.parse_args(parser, argv, QUICK)
     if args.steps < 1 or args.epochs < 1 or args.steps % args.epochs:
@@ -156,7 +158,7 @@ def config_for(method, args, out_dir):
     return MethodConfig(
         out_dir=str(out_dir), model=model_name(method), data=args.data, mask=args.mask,
         synthetic_scenes=args.train_scenes, synthetic_size=args.scene_size,
-        validation_scenes=args.held_out,
+        synthetic_layout=args.scene_layout, validation_scenes=args.held_out,
         crop_size=args.crop, batch_size=args.batch, epochs=args.epochs,
         steps_per_epoch=args.steps // args.epochs, learning_rate=args.lr, final_learning_rate=args.final_lr,
         warmup_steps=args.warmup,
@@ -166,13 +168,13 @@ def config_for(method, args, out_dir):
 
 def load_data(args):
     """Training scenes, test scenes and the mask, as `CassiConfig` prepares them for training."""
-    train = load_scenes(args.data, args.train_scenes, args.scene_size, args.seed)
+    train = load_scenes(args.data, args.train_scenes, args.scene_size, args.seed, layout=args.scene_layout)
     if args.held_out:
         train, test = train[: -args.held_out], train[-args.held_out :]
     elif args.test_data:
         test = load_scenes(args.test_data, 0, 0, 0)
     else:  # other seeds than the training scenes: held-out stand-ins
-        test = synthetic_scenes(args.test_scenes, size=args.test_size, seed=args.seed + 1000)
+        test = load_scenes(None, args.test_scenes, args.test_size, args.seed + 1000, layout=args.scene_layout)
     if args.mask:
         return train, test, io.load_mask(args.mask)
     # The recipe's seeded random mask covers the crop and the training scenes; it must cover the test scenes.

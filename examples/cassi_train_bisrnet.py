@@ -54,7 +54,6 @@ import tensorflow as tf  # noqa: E402
 from larq_hsi import io, training, viz  # noqa: E402
 from larq_hsi.checks import reconstruct  # noqa: E402
 from larq_hsi.deploy import savedmodel  # noqa: E402
-from larq_hsi.synthetic import synthetic_scenes  # noqa: E402
 from larq_hsi.tasks.cassi import physics  # noqa: E402
 from larq_hsi.tasks.cassi.dataset import load_scenes  # noqa: E402
 from larq_hsi.tasks.cassi.evaluate import evaluate_model  # noqa: E402
@@ -104,7 +103,7 @@ def main(argv=None) -> int:
     if args.test_data:
         test_cubes = load_scenes(args.test_data, 0, 0, 0)  # count, size and seed are for synthetic scenes
     else:  # other seeds than the training scenes': held out
-        test_cubes = synthetic_scenes(1 if args.smoke else 2, size=args.scene_size, seed=args.seed + 1000)
+        test_cubes = load_scenes(None, 1 if args.smoke else 2, args.scene_size, args.seed + 1000)
 
     train_scenes = 2 if args.smoke else 6
     config = CassiConfig(

@@ -30,6 +30,7 @@ from larq_hsi import complexity, io, training, viz
 from larq_hsi.deploy import savedmodel, tflite
 from larq_hsi.models import BiSRNet, registry
 from larq_hsi.models.pretrained import PUBLISHED
+from larq_hsi.synthetic import LAYOUTS
 from larq_hsi.tasks.cassi import physics
 from larq_hsi.tasks.cassi.dataset import load_scenes
 from larq_hsi.tasks.cassi.evaluate import evaluate_model as evaluate_cassi
@@ -71,7 +72,8 @@ def _train_config(args):
     if args.task == "cassi":
         return CassiConfig(variant=args.variant, synthetic_scenes=args.scenes, synthetic_size=args.scene_size,
                            mask=args.mask, shot_noise=args.shot_noise, init=args.init,
-                           validation_scenes=args.validation_scenes, **_given(args, "warmup_steps"), **common)
+                           validation_scenes=args.validation_scenes,
+                           **_given(args, "warmup_steps", "scene_layout=synthetic_layout"), **common)
     if args.task == "pansharpening":
         return PansharpeningConfig(scenes=args.scenes, scene_size=args.scene_size, bands=args.bands,
                                    validation_scenes=args.validation_scenes, **_given(args, "unit"), **common)
@@ -143,7 +145,7 @@ def _cmd_evaluate(args):
             print(f"{str(r['image']):>16} {r['psnr']:>8.2f} {r['ssim']:>7.4f}")
         print(f"{'mean':>16} {result['mean']['psnr']:>8.2f} {result['mean']['ssim']:>7.4f}")
     else:
-        cubes = load_scenes(args.data, args.scenes, args.scene_size, args.seed + 10_000)
+        cubes = load_scenes(args.data, args.scenes, args.scene_size, args.seed + 10_000, layout=args.scene_layout)
         names = [p.name for p in io.scene_entries(args.data)] if args.data else None
         size = max(max(c.shape[:2]) for c in cubes)
         mask = io.load_mask(args.mask) if args.mask else physics.random_mask((size, size), seed=args.seed)
@@ -222,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(default: synthetic scenes or bundled photographs)")
     train.add_argument("--scenes", type=int, default=8, help="synthetic training scenes (default 8)")
     train.add_argument("--scene-size", type=int, default=256, help="synthetic scene size (default 256)")
+    train.add_argument("--scene-layout", choices=LAYOUTS,
+                       help=f"cassi: synthetic scene layout (default {CassiConfig.synthetic_layout}: objects "
+                            "in front of a dark backdrop, as CAVE; mosaic: textured regions edge to edge)")
     train.add_argument("--mask", help="2-D mask file (.mat key 'mask', .npy, .png); default: random")
     recipes = "; ".join([f"cassi {CassiConfig.crop_size} / {CassiConfig.batch_size} / {CassiConfig.learning_rate}",
                          f"pansharpening whole images / {PansharpeningConfig.batch_size} / "
@@ -270,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(default: synthetic scenes or bundled photographs)")
     evaluate.add_argument("--scenes", type=int, default=2)
     evaluate.add_argument("--scene-size", type=int, default=256)
+    evaluate.add_argument("--scene-layout", choices=LAYOUTS, default=CassiConfig.synthetic_layout,
+                          help=f"cassi: synthetic scene layout (default {CassiConfig.synthetic_layout})")
     evaluate.add_argument("--mask", help="2-D mask file; default: the seeded random mask of train")
     evaluate.add_argument("--crop", type=int, help="cassi: score the centre CROP x CROP window of each cube "
                                                    "(256 with mask_256.mat, as the papers); pansharpening "

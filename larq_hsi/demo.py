@@ -6,7 +6,7 @@
    benchmark) with the paper's recipe through `larq_hsi.training.train`
    (`CassiConfig`): progress bars, checkpoints, CSV and TensorBoard logs, a
    SavedModel reloaded and checked against the trained model.
-3. Prints the held-out synthetic scenes' PSNR/SSIM and writes PNG previews
+3. Prints the four held-out synthetic scenes' PSNR/SSIM and writes PNG previews
    (false colour, bands, spectra against the ground truth) of one reconstruction.
 
     python -m larq_hsi.demo [--out runs/demo] [--epochs 6] [--steps-per-epoch 50] [--crop 64] [--lr 2e-3]
@@ -60,13 +60,13 @@ def main(argv=None) -> int:
           f"{args.crop}x{args.crop} crops, batch 2")
     config = CassiConfig(
         out_dir=str(out), synthetic_scenes=6, synthetic_size=128, crop_size=args.crop,
-        epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, validation_scenes=2,
+        epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, validation_scenes=4,
         learning_rate=args.lr,
     )
     run = training.train(config)
     print(f"trained in {run['train_seconds']} s, final RMSE loss {run['final_loss']:.4f}")
 
-    print("\n== 3. Evaluation on 2 held-out synthetic scenes, beside the network input alone")
+    print(f"\n== 3. Evaluation on {config.validation_scenes} held-out synthetic scenes, beside the network input alone")
     for row in [*run["validation"]["scenes"], {"scene": "mean", **run["validation"]["mean"]}]:
         print(f"scene {row['scene']}: PSNR {row['psnr']:.2f} dB (input alone {row['input_psnr']:.2f} dB, "
               f"{row['psnr'] - row['input_psnr']:+.2f} dB), SSIM {row['ssim']:.4f} "
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
           f"from the trained model's predictions: {run['savedmodel_reload_max_abs_diff']}")
 
     model = savedmodel.load(run["savedmodel"])
-    cube = synthetic_scene(128, seed=config.seed + 999)
+    cube = synthetic_scene(128, seed=config.seed + 999, layout=config.synthetic_layout)
     mask = physics.random_mask((128, 128), seed=config.seed + 1)
     sim = physics.simulate(cube[None], mask)
     estimate = np.clip(reconstruct(model, [sim.H.numpy(), sim.Phi.numpy()])[0], 0, 1)

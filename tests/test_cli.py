@@ -62,6 +62,22 @@ def test_evaluate_prints_table_and_json(trained_run, tmp_path, capsys):
     assert "input alone" in printed
 
 
+def test_the_scene_layout_reaches_the_recipe_and_the_evaluated_scenes(trained_run, tmp_path, monkeypatch):
+    from larq_hsi import cli
+    from larq_hsi.synthetic import synthetic_scenes
+
+    assert json.loads((trained_run / "run.json").read_text())["config"]["synthetic_layout"] == "objects"
+    args = cli.build_parser().parse_args(["train", "--scene-layout", "mosaic", "--out", str(tmp_path)])
+    assert cli._train_config(args).synthetic_layout == "mosaic"
+    seen = []
+    real_load = cli.load_scenes
+    monkeypatch.setattr(cli, "load_scenes", lambda *a, **k: seen.append(real_load(*a, **k)) or seen[-1])
+    for layout in ("mosaic", "objects"):
+        assert main(["evaluate", "--model", str(trained_run / "savedmodel"), "--scenes", "1",
+                     "--scene-size", "24", "--scene-layout", layout]) == 0
+        np.testing.assert_array_equal(seen[-1][0], synthetic_scenes(1, 24, seed=10_000, layout=layout)[0])
+
+
 def test_reconstruct_simulated_measurement_with_saved_model(trained_run, tmp_path):
     from larq_hsi.synthetic import synthetic_scene
 

@@ -1,4 +1,4 @@
-"""Synthetic scenes (seeded, piecewise smooth) and the band grids they are drawn on."""
+"""Synthetic scenes (seeded; mosaics and objects) and the band grids they are drawn on."""
 
 import numpy as np
 import pytest
@@ -8,44 +8,51 @@ from larq_hsi import spectra, synthetic
 # --------------------------------------------------------------------------- synthetic scenes
 
 
-def test_synthetic_scene_basics():
-    scene = synthetic.synthetic_scene(256, seed=7)
+@pytest.mark.parametrize("layout", synthetic.LAYOUTS)
+def test_synthetic_scene_basics(layout):
+    scene = synthetic.synthetic_scene(256, seed=7, layout=layout)
     assert scene.shape == (256, 256, 28) and scene.dtype == np.float32
     assert scene.min() >= 0 and scene.max() <= 1 and scene.max() > 0.3
-    np.testing.assert_array_equal(scene, synthetic.synthetic_scene(256, seed=7))
-    assert np.abs(scene - synthetic.synthetic_scene(256, seed=8)).mean() > 0.05
-    assert synthetic.synthetic_scene((40, 60), bands=31, seed=0).shape == (40, 60, 31)
-    a, b = synthetic.synthetic_scenes(2, 32, seed=1)
+    np.testing.assert_array_equal(scene, synthetic.synthetic_scene(256, seed=7, layout=layout))
+    assert np.abs(scene - synthetic.synthetic_scene(256, seed=8, layout=layout)).mean() > 0.05
+    assert synthetic.synthetic_scene((40, 60), bands=31, seed=0, layout=layout).shape == (40, 60, 31)
+    a, b = synthetic.synthetic_scenes(2, 32, seed=1, layout=layout)
     assert a.shape == (32, 32, 28) and not np.array_equal(a, b)
 
 
-def test_synthetic_scenes_are_redrawn_identically_on_demand():
-    """Scenes are regenerated, never stored (demo, CLI, tests): a pure function of (size, bands, seed).
+def test_an_unknown_layout_is_named_in_the_error():
+    with pytest.raises(ValueError, match=r"layout must be one of \('mosaic', 'objects'\), got 'cave'"):
+        synthetic.synthetic_scene(32, layout="cave")
 
-    (Replaces a wall-clock bound on one 256x256x28 scene; timings belong in benchmarks/.)
+
+def test_objects_stand_in_front_of_a_dark_backdrop_like_the_cave_scenes():
+    """The "objects" layout: a dark backdrop (CAVE's centre crops have means 0.03-0.21 in the training
+    scenes) around brighter shaded objects with smooth spectra and fewer edges than a mosaic.
+
+    Every scene has a visible dark backdrop and smooth spectra; contrast and edges are properties of
+    the distribution, so they are checked over ten seeds (an object may cover a corner).
     """
-    saved = np.random.get_state()
-    try:
-        np.random.seed(0)
-        state = np.random.get_state()[1].copy()
-        scene = synthetic.synthetic_scene(64, seed=7)
-        np.testing.assert_array_equal(np.random.get_state()[1], state)  # the global numpy RNG is not touched
-        np.random.seed(1)  # ... nor read
-        np.testing.assert_array_equal(synthetic.synthetic_scene(64, seed=7), scene)
-    finally:
-        np.random.set_state(saved)
-    # scene i is drawn on its own from (seed, i): asking for more scenes leaves the first ones unchanged
-    three = synthetic.synthetic_scenes(3, 32, seed=1)
-    two = synthetic.synthetic_scenes(2, 32, seed=1)
-    for i in range(2):
-        np.testing.assert_array_equal(three[i], two[i])
-    np.testing.assert_array_equal(three[2], synthetic.synthetic_scene(32, seed=np.random.SeedSequence([1, 2])))
-    assert not np.array_equal(three[0], synthetic.synthetic_scenes(1, 32, seed=2)[0])
+    contrast, edges, mosaic_edges = [], [], []
+    for seed in range(10):
+        scene = synthetic.synthetic_scene(128, seed=seed, layout="objects").astype(np.float64)
+        brightness = scene.mean(-1)
+        assert 0.02 < scene.mean() < 0.35
+        assert np.quantile(brightness, 0.1) < 0.15  # some backdrop is always visible
+        assert np.abs(np.diff(scene, n=2, axis=-1)).mean() < 0.05 * scene.mean()  # smooth spectra
+        assert np.abs(np.diff(brightness, axis=1)).max() > 0.05  # object outlines
+        corners = np.concatenate([brightness[:8, :8].ravel(), brightness[-8:, -8:].ravel(),
+                                  brightness[:8, -8:].ravel(), brightness[-8:, :8].ravel()])
+        contrast.append(brightness.max() / np.median(corners))
+        edges.append(np.mean(np.abs(np.diff(brightness, axis=1)) > 0.02))
+        mosaic = synthetic.synthetic_scene(128, seed=seed, layout="mosaic").mean(-1)
+        mosaic_edges.append(np.mean(np.abs(np.diff(mosaic, axis=1)) > 0.02))
+    assert np.median(contrast) > 3  # the objects stand out from the backdrop
+    assert np.mean(edges) < 0.5 * np.mean(mosaic_edges)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_synthetic_scene_is_piecewise_smooth_with_distinct_smooth_spectra(seed):
-    scene = synthetic.synthetic_scene(128, seed=seed).astype(np.float64)
+    scene = synthetic.synthetic_scene(128, seed=seed, layout="mosaic").astype(np.float64)
     # smooth spectra: the second difference over bands is small next to the values
     curvature = np.abs(np.diff(scene, n=2, axis=-1)).mean()
     assert curvature < 0.05 * scene.mean()

@@ -22,8 +22,13 @@ from larq_hsi.tasks.cassi import physics
 __all__ = ["cassi_training_data", "load_scenes"]  # scene_entries, now in larq_hsi.io, stays importable from here
 
 
-def load_scenes(folder: str | None, count: int, size: int, seed: int, bands: int = 28) -> list[np.ndarray]:
+def load_scenes(folder: str | None, count: int, size: int, seed: int, bands: int = 28,
+                layout: str = "objects") -> list[np.ndarray]:
     """Cubes from a folder (`larq_hsi.io.scene_entries`), or `count` synthetic ones of `size`.
+
+    Synthetic CASSI scenes default to the "objects" layout
+    (`larq_hsi.synthetic.LAYOUTS`): objects in front of a dark backdrop, as
+    the CAVE scenes are photographed.
 
     A folder of CAVE scene folders (as downloaded, 31 bands at 400-700 nm)
     works as well: cubes that know their wavelengths are resampled to the 28
@@ -31,7 +36,7 @@ def load_scenes(folder: str | None, count: int, size: int, seed: int, bands: int
     others must have `bands` bands.
     """
     if folder is None:
-        return synthetic_scenes(count, size=size, bands=bands, seed=seed)
+        return synthetic_scenes(count, size=size, bands=bands, seed=seed, layout=layout)
     grid = CASSI_WAVELENGTHS if bands == CASSI_WAVELENGTHS.size else None
     return [io.load_cube(p, expected_bands=bands, wavelengths=grid) for p in scene_entries(folder)]
 

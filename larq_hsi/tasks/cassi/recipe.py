@@ -26,6 +26,7 @@ from larq_hsi import io
 from larq_hsi.models import registry
 from larq_hsi.models.bisrnet import start_at_input
 from larq_hsi.models.pretrained import PUBLISHED
+from larq_hsi.synthetic import LAYOUTS
 from larq_hsi.tasks.cassi import physics
 from larq_hsi.tasks.cassi.dataset import cassi_training_data, load_scenes
 from larq_hsi.tasks.cassi.evaluate import evaluate_model
@@ -57,7 +58,8 @@ class CassiConfig(RunConfig):
 
     `model` is a name of `larq_hsi.models.registry` for the "cassi" task;
     `data` a folder of cubes (`None`: `synthetic_scenes` synthetic scenes of
-    `synthetic_size`); `validation_scenes` are held out and scored after
+    `synthetic_size` in `synthetic_layout`, one of `larq_hsi.synthetic.LAYOUTS`);
+    `validation_scenes` are held out and scored after
     training beside the input alone (synthetic: 2 more scenes by default; a
     data folder: its last `validation_scenes` cubes in name order, none by
     default), centre-cropped to the mask if they are larger; `mask` a mask
@@ -108,6 +110,7 @@ class CassiConfig(RunConfig):
     data: str | None = None
     synthetic_scenes: int = 8
     synthetic_size: int = 256
+    synthetic_layout: str = "objects"
     mask: str | None = None
     crop_size: int = 256
     batch_size: int = 2
@@ -142,6 +145,8 @@ class CassiConfig(RunConfig):
         if self.init in PUBLISHED and PUBLISHED[self.init].variant != self.variant:
             raise ValueError(f"init {self.init!r} is the published {PUBLISHED[self.init].variant} BiSRNet; "
                              f"variant {self.variant!r} takes init {self.variant!r} or one of {STARTS}")
+        if self.synthetic_layout not in LAYOUTS:
+            raise ValueError(f"synthetic_layout must be one of {LAYOUTS}, got {self.synthetic_layout!r}")
         if self.steps_per_epoch is None or self.steps_per_epoch < 1 or self.epochs < 1:
             raise ValueError(f"need epochs >= 1 and steps_per_epoch >= 1 (the CASSI training data is endless, "
                              f"so an epoch needs a length), got epochs={self.epochs}, "
@@ -161,7 +166,8 @@ class CassiConfig(RunConfig):
         """(training scenes, held-out scenes)."""
         held_out = self._held_out_count
         if self.data is None:
-            scenes = load_scenes(None, self.synthetic_scenes + held_out, self.synthetic_size, self.seed)
+            scenes = load_scenes(None, self.synthetic_scenes + held_out, self.synthetic_size, self.seed,
+                                 layout=self.synthetic_layout)
             return scenes[: self.synthetic_scenes], scenes[self.synthetic_scenes :]
         scenes = load_scenes(self.data, 0, 0, self.seed)
         if held_out >= len(scenes):

@@ -80,7 +80,7 @@ def test_validation_is_finite_and_reproduced_by_the_reloaded_model(run):
         assert math.isfinite(validation["mean"][key])
     assert 0 < validation["mean"]["ssim"] <= 1
     # the held-out scene follows the training scenes; the random mask covers the 32x32 scenes
-    held_out = synthetic_scenes(3, 32, seed=config.seed)[2:]
+    held_out = synthetic_scenes(3, 32, seed=config.seed, layout=config.synthetic_layout)[2:]
     mask = physics.random_mask((32, 32), seed=config.seed)
     model = savedmodel.load(summary["savedmodel"])
     assert evaluate_model(model, held_out, mask) == validation

@@ -129,7 +129,7 @@ def test_a_real_run_trains_and_scores_the_held_out_scene_beside_its_input_alone(
     for key in ("psnr", "input_psnr", "ssim", "input_ssim"):
         assert math.isfinite(mean[key])
     # the input alone is the real input's shift-back, 1.2 H (not H): recomputed here from the definition
-    held_out = synthetic_scenes(3, 48, seed=config.seed)[2]
+    held_out = synthetic_scenes(3, 48, seed=config.seed, layout=config.synthetic_layout)[2]
     window = physics.random_mask((REAL_MASK_SIZE, REAL_MASK_SIZE), seed=config.seed)[:48, :48]
     y = _scaled(physics.measure(held_out.astype(np.float64), window))
     baseline = np.clip(physics.shift_back(y).numpy(), 0, 1)
