@@ -12,6 +12,12 @@ on the path:
     PYTHONPATH=/tmp/pb3 python benchmarks/savedmodel.py     # the old pin: pure Python on 3.11
     python benchmarks/savedmodel.py --quick                 # same table, one repeat
     python benchmarks/savedmodel.py --trained               # compiled, with Adam's slots, as after training
+
+For comparison it also times the two Keras formats that are not SavedModels
+(no serving signature to trace): the Keras v3 `.keras` file (`model.save`,
+`load_model`) and the model's config with an `.h5` weights file
+(`Model.from_config` and `load_weights`, as a run's config and checkpoint
+give it back).
 """
 
 from __future__ import annotations
@@ -52,7 +58,8 @@ def main(argv=None) -> int:
     if args.trained:
         model.compile(optimizer=tf.keras.optimizers.legacy.Adam(1e-4), loss="mse")
         create_optimizer_slots(model)
-    times = {"save": [], "load (Keras)": [], "load (graph)": []}
+    times = {"save": [], "load (Keras)": [], "load (graph)": [], ".keras save": [], ".keras load": [],
+             "config + .h5 save": [], "config + .h5 load": []}
     with tempfile.TemporaryDirectory() as folder:
         for i in range(repeats):
             path = os.path.join(folder, f"m{i}")
@@ -65,13 +72,32 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             tf.saved_model.load(path)
             times["load (graph)"].append(time.perf_counter() - start)
+            keras_file = path + ".keras"
+            start = time.perf_counter()
+            model.save(keras_file)
+            times[".keras save"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            tf.keras.models.load_model(keras_file, compile=False)
+            times[".keras load"].append(time.perf_counter() - start)
+            weights_file = path + ".h5"
+            start = time.perf_counter()
+            config = model.get_config()
+            model.save_weights(weights_file)
+            times["config + .h5 save"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            tf.keras.Model.from_config(config).load_weights(weights_file)
+            times["config + .h5 load"].append(time.perf_counter() - start)
     runtime = f"protobuf {PROTOBUF_VERSION} ({api_implementation.Type()})"
     print(f"| runtime | step | first (s) | median of {repeats} (s) |")
     print("| --- | --- | ---: | ---: |")
     for step, values in times.items():
         print(f"| {runtime} | {step} | {values[0]:.2f} | {statistics.median(values):.2f} |")
-    total = statistics.median(times["save"]) + statistics.median(times["load (Keras)"])
-    print(f"\nsave + Keras load, median: {total:.2f} s")
+    print()
+    for name, save, load in (("SavedModel save + Keras load", "save", "load (Keras)"),
+                             (".keras save + load", ".keras save", ".keras load"),
+                             ("config + .h5 save + load", "config + .h5 save", "config + .h5 load")):
+        total = statistics.median(times[save]) + statistics.median(times[load])
+        print(f"{name}, median: {total:.2f} s")
     return 0
 
 
