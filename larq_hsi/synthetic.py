@@ -95,8 +95,9 @@ def synthetic_scene(size=256, bands: int = 28, seed: int = 0, wavelengths=None,
     texture (stripes, checkerboard or fine detail), and \(\ell\) smooth
     shading with a directional gradient.
 
-    `layout="objects"`: a dark backdrop \(\beta\, S_0(\lambda)\,(1 + 0.2 f(p))\),
-    \(\beta \in [0.02, 0.12]\), in front of which 3-7 objects \(o\) are painted
+    `layout="objects"`: a dark backdrop
+    \(\beta\, S_0(\lambda) / \max S_0 \,(1 + 0.2 f(p))\) with \(f\) a smooth
+    field and \(\beta \in [0.02, 0.12]\), in front of which 3-7 objects \(o\) are painted
     in turn (later ones occlude earlier ones), each a rotated ellipse with a
     wavy outline (radius \(\rho_o(p) \le 1\)) and
 
