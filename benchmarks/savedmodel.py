@@ -16,8 +16,7 @@ on the path:
 For comparison it also times the two Keras formats that are not SavedModels
 (no serving signature to trace): the Keras v3 `.keras` file (`model.save`,
 `load_model`) and the model's config with an `.h5` weights file
-(`Model.from_config` and `load_weights`, as a run's config and checkpoint
-give it back).
+(`Model.from_config` and `load_weights`).
 """
 
 from __future__ import annotations

@@ -89,8 +89,8 @@ def to_savedmodel(model: tf.keras.Model, path, verify: bool = True, seed: int = 
     save takes 2.5-5.9 s instead of 7-7.8 s), and without the optimizer's
     state (`include_optimizer=False`: a trained BiSRNet's ~900 Adam slots
     took it from 2.7 s to 5.7 s to save and from 2.9 s to 4.2 s to load at
-    64x64; `load` returns an uncompiled model, and training resumes from the
-    run's checkpoints, not from here). The serving graph is for
+    64x64; `load` returns an uncompiled model, and an interrupted run resumes
+    from its `checkpoints/`, not from here). The serving graph is for
     inference; a model reloaded with `load` is rebuilt from its config, so its
     quantizers' gradients are the Python classes' again and it trains as the
     original did. The signature `serving_default` takes the model's inputs

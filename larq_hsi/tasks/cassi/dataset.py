@@ -19,11 +19,16 @@ from larq_hsi.spectra import CASSI_WAVELENGTHS
 from larq_hsi.synthetic import synthetic_scenes
 from larq_hsi.tasks.cassi import physics
 
-__all__ = ["cassi_training_data", "load_scenes"]  # scene_entries, now in larq_hsi.io, stays importable from here
+# scene_entries, now in larq_hsi.io, stays importable from here
+__all__ = ["SYNTHETIC_LAYOUT", "cassi_training_data", "load_scenes"]
+
+
+#: The layout of synthetic CASSI scenes (`larq_hsi.synthetic.LAYOUTS`) unless one is given.
+SYNTHETIC_LAYOUT = "objects"
 
 
 def load_scenes(folder: str | None, count: int, size: int, seed: int, bands: int = 28,
-                layout: str = "objects") -> list[np.ndarray]:
+                layout: str = SYNTHETIC_LAYOUT) -> list[np.ndarray]:
     """Cubes from a folder (`larq_hsi.io.scene_entries`), or `count` synthetic ones of `size`.
 
     Synthetic CASSI scenes default to the "objects" layout

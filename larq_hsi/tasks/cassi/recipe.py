@@ -28,7 +28,7 @@ from larq_hsi.models.bisrnet import start_at_input
 from larq_hsi.models.pretrained import PUBLISHED
 from larq_hsi.synthetic import LAYOUTS
 from larq_hsi.tasks.cassi import physics
-from larq_hsi.tasks.cassi.dataset import cassi_training_data, load_scenes
+from larq_hsi.tasks.cassi.dataset import SYNTHETIC_LAYOUT, cassi_training_data, load_scenes
 from larq_hsi.tasks.cassi.evaluate import evaluate_model
 from larq_hsi.training import optim
 from larq_hsi.training.callbacks import EDESchedule
@@ -110,7 +110,7 @@ class CassiConfig(RunConfig):
     data: str | None = None
     synthetic_scenes: int = 8
     synthetic_size: int = 256
-    synthetic_layout: str = "objects"
+    synthetic_layout: str = SYNTHETIC_LAYOUT
     mask: str | None = None
     crop_size: int = 256
     batch_size: int = 2
