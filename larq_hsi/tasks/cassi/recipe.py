@@ -185,6 +185,19 @@ class CassiConfig(RunConfig):
             size = max(size, REAL_MASK_SIZE)
         return physics.random_mask((size, size), seed=self.seed)
 
+    @property
+    def held_out_scenes(self) -> list[np.ndarray]:
+        """The scenes `evaluate` scores, split off exactly as training splits them: the synthetic
+        scenes after the `synthetic_scenes` training ones, or the data folder's last
+        `validation_scenes` cubes in name order."""
+        return self._scenes[1]
+
+    @property
+    def mask_array(self) -> np.ndarray:
+        """The run's mask: the `mask` file, or the seeded random mask that synthetic training and
+        scoring share."""
+        return self._mask
+
     def build_model(self) -> tf.keras.Model:
         init = START if self.init is None else self.init
         if init not in STARTS:
