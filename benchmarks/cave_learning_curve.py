@@ -98,14 +98,17 @@ def main(argv=None) -> int:
               f"  held-out PSNR {row['psnr']:.2f} dB (input alone {row['input_psnr']:.2f})  "
               f"{row['per_scene']}", flush=True)
 
+    class Record(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            record((epoch + 1) * args.every, float(logs["loss"]))
+            if args.minutes is not None and time.perf_counter() - start > 60 * args.minutes:
+                self.model.stop_training = True
+
     record(0, None)
-    step = 0
-    while step < args.steps:
-        history = model.fit(data, epochs=1, steps_per_epoch=args.every, verbose=0)
-        step += args.every
-        record(step, float(history.history["loss"][-1]))
-        if args.minutes is not None and time.perf_counter() - start > 60 * args.minutes:
-            break
+    # One fit, its blocks of `every` steps as epochs: each fit call would start a new iterator
+    # over the seeded pipeline, and so train every block on the same first `every` batches.
+    model.fit(data, epochs=-(-args.steps // args.every), steps_per_epoch=args.every, verbose=0,
+              callbacks=[Record()])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     settings = {k: v for k, v in vars(args).items() if k != "out"}
