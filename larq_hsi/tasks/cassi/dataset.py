@@ -221,7 +221,10 @@ def cassi_training_data(
         samples: if given, the dataset ends after this many samples (rounded
             down to whole batches); otherwise it is endless (use `steps_per_epoch`).
         seed: everything random derives from it through stateless ops: the same
-            seed gives the same batches, whatever the parallelism.
+            seed gives the same batches, whatever the parallelism. So does every
+            new iterator over the dataset: train with one `fit` call (its
+            `epochs` and `steps_per_epoch` keep one iterator), or give each
+            further call another seed, or the same batches come round again.
     """
     if variant not in _VARIANTS:
         raise ValueError(f"variant must be one of {_VARIANTS}, got {variant!r}")

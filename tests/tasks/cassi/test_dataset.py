@@ -117,6 +117,30 @@ def test_pipeline_is_deterministic_with_a_seed(scenes):
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
 
 
+def test_one_fit_keeps_one_iterator_and_a_new_fit_starts_the_batches_again(scenes):
+    """What `training.train` relies on (one `fit`, blocks as epochs) and what the docstring warns of."""
+    import tensorflow as tf
+
+    class Recorder(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def train_step(self, data):
+            self.seen.append(data[1].numpy().sum())
+            return {"loss": 0.0}
+
+    ds = cassi_training_data(scenes, crop_size=12, batch_size=2, seed=5)
+    one_iterator = [c.sum() for _, c in _take(ds, 6)]
+    model = Recorder()
+    model.compile(run_eagerly=True)
+    model.fit(ds, epochs=2, steps_per_epoch=3, verbose=0)
+    np.testing.assert_array_equal(model.seen, one_iterator)
+    assert len(set(np.round(one_iterator, 3))) == 6
+    model.fit(ds, epochs=1, steps_per_epoch=3, verbose=0)
+    np.testing.assert_array_equal(model.seen[6:], one_iterator[:3])
+
+
 def test_samples_limits_the_dataset_and_dtype(scenes):
     ds = cassi_training_data(scenes, crop_size=8, batch_size=2, samples=5, dtype="float64", prefetch=False)
     batches = list(ds.as_numpy_iterator())
