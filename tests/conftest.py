@@ -24,6 +24,19 @@ def shared_dir():
     return SHARED
 
 
+@pytest.fixture(scope="module")
+def eager_functions():
+    """Run tf.functions eagerly for a module's tests: they check plumbing, not graph-mode training.
+
+    Tracing a training graph (about a minute for BiSRNet's ~900 variables) pays off only over
+    many steps; graph-mode training is tested with the models (tests/models/).
+    """
+    previous = tf.config.functions_run_eagerly()
+    tf.config.run_functions_eagerly(True)
+    yield
+    tf.config.run_functions_eagerly(previous)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

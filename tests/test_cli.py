@@ -10,19 +10,9 @@ from larq_hsi.tasks.cassi import physics
 from tests.tasks.cassi import twins
 
 
-@pytest.fixture(scope="module", autouse=True)
-def eager_functions():
-    """Run the CLI's tf.functions eagerly: these tests check the command-line plumbing.
-
-    Tracing BiSRNet's ~900-variable training graph takes most of a minute and
-    pays off only over many steps; graph-mode training of the same models is
-    tested in test_models_bisrnet.py, test_hsbinet.py and test_models_bbcu.py.
-    """
-    import tensorflow as tf
-
-    tf.config.run_functions_eagerly(True)
-    yield
-    tf.config.run_functions_eagerly(False)
+# The CLI's tf.functions run eagerly: these tests check the command-line plumbing
+# (graph-mode training of the same models is tested in tests/models/).
+pytestmark = pytest.mark.usefixtures("eager_functions")
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """`make demo` (`larq_hsi.demo`) end to end at a tiny size: what it trains on, what it prints and writes."""
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -10,22 +12,10 @@ from larq_hsi import demo, viz
 from larq_hsi.tasks.cassi.recipe import CassiConfig
 
 
-@pytest.fixture(scope="module", autouse=True)
-def eager_functions():
-    """Run tf.functions eagerly: this checks the demo's plumbing, not graph-mode training (tested elsewhere)."""
-    import tensorflow as tf
-
-    tf.config.run_functions_eagerly(True)
-    yield
-    tf.config.run_functions_eagerly(False)
-
-
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
+def demo_run(tmp_path_factory, eager_functions):
+    """The demo at 32x32, its tf.functions eager: this checks its plumbing, not graph-mode training."""
     out = tmp_path_factory.mktemp("demo")
-    import contextlib
-    import io
-
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         code = demo.main(["--out", str(out), "--epochs", "1", "--steps-per-epoch", "2", "--size", "32",
@@ -34,12 +24,18 @@ def demo_run(tmp_path_factory):
     return out, printed.getvalue()
 
 
+def _config(out) -> CassiConfig:
+    """The demo's config, rebuilt from its run.json."""
+    settings = json.loads((out / "run.json").read_text())["config"]
+    return CassiConfig(**{k: v for k, v in settings.items() if k != "task"})
+
+
 def test_scenes_crops_and_mask_share_the_demo_size(demo_run):
     out, _ = demo_run
     settings = json.loads((out / "run.json").read_text())["config"]
     assert settings["synthetic_size"] == settings["crop_size"] == 32
     assert settings["synthetic_scenes"] == 3 and settings["validation_scenes"] == 4
-    config = CassiConfig(**{k: v for k, v in settings.items() if k != "task"})
+    config = _config(out)
     assert config.mask_array.shape == (32, 32)
     assert [s.shape for s in config.held_out_scenes] == [(32, 32, 28)] * 4
 
@@ -55,8 +51,7 @@ def test_prints_every_held_out_scene_beside_the_input_alone(demo_run):
 
 def test_previews_show_the_first_held_out_scene(demo_run):
     out, printed = demo_run
-    settings = json.loads((out / "run.json").read_text())["config"]
-    truth = CassiConfig(**{k: v for k, v in settings.items() if k != "task"}).held_out_scenes[0]
+    truth = _config(out).held_out_scenes[0]
     written = mpl_image.imread(out / "truth_rgb.png")[..., :3]
     np.testing.assert_allclose(written, viz.false_colour(truth), atol=1 / 255 + 1e-6)
     for name in viz.COMPARISON_FILES:

@@ -176,7 +176,9 @@ class CassiConfig(RunConfig):
         return scenes[: len(scenes) - held_out], scenes[len(scenes) - held_out :]
 
     @functools.cached_property
-    def _mask(self) -> np.ndarray:
+    def mask_array(self) -> np.ndarray:
+        """The run's mask: the `mask` file, or the seeded random mask that synthetic training and
+        scoring share."""
         if self.mask is not None:
             return io.load_mask(self.mask)
         train, held_out = self._scenes
@@ -192,12 +194,6 @@ class CassiConfig(RunConfig):
         `validation_scenes` cubes in name order."""
         return self._scenes[1]
 
-    @property
-    def mask_array(self) -> np.ndarray:
-        """The run's mask: the `mask` file, or the seeded random mask that synthetic training and
-        scoring share."""
-        return self._mask
-
     def build_model(self) -> tf.keras.Model:
         init = START if self.init is None else self.init
         if init not in STARTS:
@@ -207,7 +203,7 @@ class CassiConfig(RunConfig):
 
     def training_data(self) -> tf.data.Dataset:
         fixed = self.mask is None and self.variant == "simulation"  # the whole random mask, every sample
-        mask = self._mask[: self.crop_size, : self.crop_size] if fixed else self._mask
+        mask = self.mask_array[: self.crop_size, : self.crop_size] if fixed else self.mask_array
         return cassi_training_data(
             self._scenes[0], mask, crop_size=self.crop_size, batch_size=self.batch_size, seed=self.seed,
             variant=self.variant, shot_noise=self.shot_noise, mask_mode="fixed" if fixed else "crop",
@@ -227,9 +223,9 @@ class CassiConfig(RunConfig):
         return [EDESchedule(self.epochs)] if self.model == "unet-irnet" else []
 
     def evaluate(self, model: tf.keras.Model) -> dict | None:
-        held_out = self._scenes[1]
+        held_out = self.held_out_scenes
         if not held_out:
             return None
-        mask_size = min(self._mask.shape)
+        mask_size = min(self.mask_array.shape)
         crop = mask_size if any(max(s.shape[:2]) > mask_size for s in held_out) else None
-        return evaluate_model(model, held_out, self._mask, crop=crop)
+        return evaluate_model(model, held_out, self.mask_array, crop=crop)

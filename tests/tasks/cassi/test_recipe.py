@@ -25,19 +25,6 @@ RUN_KEYS = {"task", "config", "epochs_run", "final_loss", "train_seconds", "trac
 
 
 @pytest.fixture(scope="module")
-def eager_functions():
-    """Run tf.functions eagerly: this checks the run plumbing, not graph-mode training.
-
-    Tracing a training graph pays off only over many steps; graph-mode training is
-    tested in tests/models/test_bisrnet.py.
-    """
-    previous = tf.config.functions_run_eagerly()
-    tf.config.run_functions_eagerly(True)
-    yield
-    tf.config.run_functions_eagerly(previous)
-
-
-@pytest.fixture(scope="module")
 def run(tmp_path_factory, eager_functions):
     # BiSRNet's full-precision base model keeps the SavedModel export and reload short; the CLI test
     # (tests/test_cli.py) trains BiSRNet itself through the same path.

@@ -35,7 +35,7 @@ def test_the_real_config_resolves_its_model_noise_and_mask():
     assert CassiConfig(out_dir="x", variant="real", shot_noise=False).shot_noise is False  # explicit wins
     assert CassiConfig(out_dir="x").model == "bisrnet" and CassiConfig(out_dir="x").shot_noise is False
     assert CassiConfig(out_dir="x", shot_noise=True).shot_noise is True
-    assert config._mask.shape == (REAL_MASK_SIZE, REAL_MASK_SIZE)  # random windows of a 660x660 stand-in
+    assert config.mask_array.shape == (REAL_MASK_SIZE, REAL_MASK_SIZE)  # random windows of a 660x660 stand-in
 
 
 def test_real_data_is_the_scaled_measurement_and_the_cube(tmp_path):
@@ -139,7 +139,7 @@ def test_a_real_run_trains_and_scores_the_held_out_scene_beside_its_input_alone(
     # the reloaded SavedModel (one input) scores the same
     model = savedmodel.load(summary["savedmodel"])
     assert len(model.inputs) == 1
-    assert evaluate_model(model, [held_out], config._mask) == written["validation"]
+    assert evaluate_model(model, [held_out], config.mask_array) == written["validation"]
 
 
 def test_the_cli_evaluates_a_real_savedmodel(real_run, tmp_path, capsys):
